@@ -1,0 +1,125 @@
+"""What to do with one event: ignore it (and why) or start pipelines with exact revisions and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from trigger_fn.routing import Route, matching_routes
+from trigger_fn.s3_event import OBJECT_CREATED, S3_SOURCE, S3ObjectCreated, read_envelope, read_object_created
+from trigger_fn.settings import Settings
+
+# Bump when the token recipe changes, so old and new tokens never collide by accident.
+_TOKEN_RECIPE = "s3-pipeline-trigger/v1"  # noqa: S105 - a recipe tag, not a secret
+# CodePipeline variable values are 1-1000 characters.
+_MAX_VARIABLE_VALUE = 1000
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason_code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """One StartPipelineExecution call, exactly as it will be sent."""
+
+    pipeline: str
+    source_revisions: tuple[dict[str, str], ...]
+    client_request_token: str
+    variables: tuple[dict[str, str], ...] = ()
+
+    def as_api_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "name": self.pipeline,
+            "sourceRevisions": [dict(revision) for revision in self.source_revisions],
+            "clientRequestToken": self.client_request_token,
+        }
+        if self.variables:
+            params["variables"] = [dict(variable) for variable in self.variables]
+        return params
+
+
+@dataclass(frozen=True)
+class Start:
+    upload: S3ObjectCreated
+    requests: tuple[StartRequest, ...]
+
+    @property
+    def pinned(self) -> bool:
+        return self.upload.version_id is not None
+
+
+Decision = Ignore | Start
+
+
+def decide(event: Any, settings: Settings) -> Decision:
+    """Raises MalformedEventError when the event is ours but cannot be read; never for other events."""
+    envelope = read_envelope(event)
+    if envelope.source != S3_SOURCE or envelope.detail_type != OBJECT_CREATED:
+        return Ignore(
+            "not_object_created",
+            f"event is {envelope.source!r} / {envelope.detail_type!r}, not {S3_SOURCE!r} / {OBJECT_CREATED!r}",
+        )
+    if envelope.bucket is not None and envelope.bucket != settings.source_bucket:
+        return Ignore("other_bucket", f"bucket {envelope.bucket!r} is not the source bucket {settings.source_bucket!r}")
+    upload = read_object_created(event)
+    routes = matching_routes(settings.routes, upload.key)
+    if not routes:
+        return Ignore("no_matching_route", f"key {upload.key!r} matches no route")
+    return Start(upload=upload, requests=tuple(start_request(route, upload) for route in routes))
+
+
+def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
+    revisions: list[dict[str, str]] = []
+    if upload.version_id is not None:
+        revisions.append(_revision(route, "S3_OBJECT_VERSION_ID", upload.version_id))
+    if route.override_key:
+        revisions.append(_revision(route, "S3_OBJECT_KEY", upload.key))
+    return StartRequest(
+        pipeline=route.pipeline,
+        source_revisions=tuple(revisions),
+        client_request_token=request_token(route.pipeline, upload),
+        variables=tuple(
+            {"name": name, "value": value}
+            for name, fact in route.variables
+            if (value := upload_fact(upload, fact)) is not None
+        ),
+    )
+
+
+def request_token(pipeline: str, upload: S3ObjectCreated) -> str:
+    """Same pipeline + bucket + key + version → same token, whatever event id carried it.
+
+    Without a version id the S3 sequencer (one per change of a key) stands in, then the event id.
+    Hex of SHA-256 fits CodePipeline's `[a-zA-Z0-9-]{1,128}`; version ids themselves contain dots.
+    """
+    if upload.version_id is not None:
+        revision = f"version:{upload.version_id}"
+    elif upload.sequencer is not None:
+        revision = f"sequencer:{upload.sequencer}"
+    else:
+        revision = f"event:{upload.event_id}"
+    material = "\0".join((_TOKEN_RECIPE, pipeline, upload.bucket, upload.key, revision))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def upload_fact(upload: S3ObjectCreated, fact: str) -> str | None:
+    values = {
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "version": upload.version_id,
+        "etag": upload.etag,
+        "size": None if upload.size is None else str(upload.size),
+        "reason": upload.reason,
+        "sequencer": upload.sequencer,
+    }
+    value = values[fact]
+    # A missing fact is left out (CodePipeline rejects empty values); a long one is cut to the limit.
+    return None if not value else value[:_MAX_VARIABLE_VALUE]
+
+
+def _revision(route: Route, revision_type: str, value: str) -> dict[str, str]:
+    return {"actionName": route.source_action, "revisionType": revision_type, "revisionValue": value}

@@ -1,0 +1,149 @@
+"""The function's settings, read once from the environment and checked before any event is handled."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trigger_fn.routing import Route
+
+# CodePipeline's own patterns for pipeline and action names, and for pipeline variable names.
+_PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
+_ACTION_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
+_VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]{1,128}")
+# S3 bucket naming rules (general purpose buckets).
+_BUCKET_NAME = re.compile(r"(?!xn--)(?!sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_MAX_KEY_PATTERN_BYTES = 1024
+# Facts of an upload a route may pass on as pipeline variables.
+UPLOAD_FACTS = ("bucket", "key", "version", "etag", "size", "reason", "sequencer")
+_ROUTE_FIELDS = {"key", "pipeline", "sourceAction", "overrideKey", "variables"}
+# CodePipeline accepts at most 50 variables per execution.
+_MAX_VARIABLES = 50
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable so the fix is obvious."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    source_bucket: str
+    routes: tuple[Route, ...]
+    dry_run: bool
+
+    @property
+    def pipelines(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(route.pipeline for route in self.routes))
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    bucket = _required(environ, "SOURCE_BUCKET")
+    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise SettingsError(f"SOURCE_BUCKET={bucket!r} is not a valid S3 bucket name")
+    routes_json = environ.get("ROUTES", "").strip()
+    routes = _routes_from_json(routes_json) if routes_json else (_single_route(environ),)
+    return Settings(source_bucket=bucket, routes=routes, dry_run=_flag(environ, "DRY_RUN"))
+
+
+def _single_route(environ: Mapping[str, str]) -> Route:
+    return Route(
+        key=_key_pattern(_required(environ, "OBJECT_KEY"), "OBJECT_KEY"),
+        pipeline=_matching(_required(environ, "PIPELINE_NAME"), _PIPELINE_NAME, "PIPELINE_NAME", "a pipeline name"),
+        source_action=_matching(
+            environ.get("SOURCE_ACTION_NAME", "").strip() or "Source",
+            _ACTION_NAME,
+            "SOURCE_ACTION_NAME",
+            "an action name",
+        ),
+        override_key=_flag(environ, "OVERRIDE_OBJECT_KEY"),
+    )
+
+
+def _routes_from_json(text: str) -> tuple[Route, ...]:
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"ROUTES is not valid JSON: {error}") from None
+    if not isinstance(entries, list) or not entries:
+        raise SettingsError("ROUTES must be a non-empty JSON list of route objects")
+    routes = tuple(_route_from_entry(entry, index) for index, entry in enumerate(entries))
+    seen: set[tuple[str, str]] = set()
+    for index, route in enumerate(routes):
+        if (route.key, route.pipeline) in seen:
+            raise SettingsError(f"ROUTES[{index}] repeats key {route.key!r} for pipeline {route.pipeline!r}")
+        seen.add((route.key, route.pipeline))
+    return routes
+
+
+def _route_from_entry(entry: Any, index: int) -> Route:
+    where = f"ROUTES[{index}]"
+    if not isinstance(entry, dict):
+        raise SettingsError(f"{where} must be an object with key and pipeline, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - _ROUTE_FIELDS)
+    if unknown:
+        raise SettingsError(f"{where} has unknown field(s) {', '.join(unknown)}; allowed: {sorted(_ROUTE_FIELDS)}")
+    key = entry.get("key")
+    pipeline = entry.get("pipeline")
+    action = entry.get("sourceAction", "Source")
+    override = entry.get("overrideKey", False)
+    if not isinstance(key, str):
+        raise SettingsError(f"{where}.key must be a string")
+    if not isinstance(pipeline, str):
+        raise SettingsError(f"{where}.pipeline must be a string")
+    if not isinstance(action, str):
+        raise SettingsError(f"{where}.sourceAction must be a string")
+    if not isinstance(override, bool):
+        raise SettingsError(f"{where}.overrideKey must be true or false")
+    return Route(
+        key=_key_pattern(key, f"{where}.key"),
+        pipeline=_matching(pipeline, _PIPELINE_NAME, f"{where}.pipeline", "a pipeline name"),
+        source_action=_matching(action, _ACTION_NAME, f"{where}.sourceAction", "an action name"),
+        override_key=override,
+        variables=_variables(entry.get("variables", {}), f"{where}.variables"),
+    )
+
+
+def _variables(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where} must be an object of pipeline variable name -> upload fact")
+    if len(value) > _MAX_VARIABLES:
+        raise SettingsError(f"{where} has {len(value)} entries; CodePipeline accepts at most {_MAX_VARIABLES}")
+    pairs = []
+    for name, fact in value.items():
+        if not _VARIABLE_NAME.fullmatch(name):
+            raise SettingsError(f"{where}: {name!r} is not a valid pipeline variable name")
+        if fact not in UPLOAD_FACTS:
+            raise SettingsError(f"{where}.{name}: {fact!r} is not one of {', '.join(UPLOAD_FACTS)}")
+        pairs.append((name, fact))
+    return tuple(pairs)
+
+
+def _key_pattern(value: str, name: str) -> str:
+    if not value:
+        raise SettingsError(f"{name} must not be empty")
+    if len(value.encode("utf-8")) > _MAX_KEY_PATTERN_BYTES:
+        raise SettingsError(f"{name} is longer than {_MAX_KEY_PATTERN_BYTES} bytes")
+    return value
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set; the template sets it, or pass it with --env-vars")
+    return value
+
+
+def _matching(value: str, pattern: re.Pattern[str], name: str, what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"{name}={value!r} is not {what} (allowed: letters, digits and . @ - _)")
+    return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "false").strip().lower()
+    if value not in ("true", "false"):
+        raise SettingsError(f"{name}={environ.get(name)!r} must be true or false")
+    return value == "true"
