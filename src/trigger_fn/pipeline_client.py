@@ -125,5 +125,5 @@ def _is_connection_error(error: Exception) -> bool:
 
 def make_client() -> CodePipelineClient:
     """The real client; honours AWS_ENDPOINT_URL_CODEPIPELINE for the local emulator."""
-    config = Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
     return boto3.client("codepipeline", config=config)

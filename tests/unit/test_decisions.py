@@ -1,0 +1,234 @@
+"""The pure decision: ignore (and why) or start with exact revisions and a token tied to the object version."""
+
+import json
+import re
+
+import pytest
+
+from conftest import load_event
+from trigger_fn.decisions import Ignore, Start, decide, request_token, start_request
+from trigger_fn.routing import Route
+from trigger_fn.s3_event import MalformedEventError, read_object_created
+from trigger_fn.settings import Settings, load_settings
+
+SETTINGS = Settings(
+    source_bucket="my-artifact-bucket",
+    routes=(Route(key="my-website.zip", pipeline="my-website-pipeline"),),
+    dry_run=False,
+)
+TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{1,128}")
+
+
+@pytest.mark.parametrize(
+    ("event_file", "version_id"),
+    [
+        ("put-object.json", "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"),
+        ("multipart-upload.json", "3HL4kqtJvjVBH40Nrjfkd.Gw0LMJg2vu"),
+        ("copy-object.json", "Wm1zQ8eT.pL5nR3yK7vB0cX2dF6gH9jA"),
+    ],
+)
+def test_every_kind_of_create_starts_on_its_version(event_file: str, version_id: str) -> None:
+    decision = decide(load_event(event_file), SETTINGS)
+
+    assert isinstance(decision, Start)
+    (request,) = decision.requests
+    assert request.as_api_params() == {
+        "name": "my-website-pipeline",
+        "sourceRevisions": [
+            {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": version_id},
+        ],
+        "clientRequestToken": request_token("my-website-pipeline", decision.upload),
+    }
+    assert TOKEN_PATTERN.fullmatch(request.client_request_token)
+
+
+@pytest.mark.parametrize(
+    ("event_file", "reason_code", "reason"),
+    [
+        ("other-key.json", "no_matching_route", "key 'docs/readme.txt' matches no route"),
+        ("other-bucket.json", "other_bucket", "bucket 'someone-elses-bucket' is not the source bucket"),
+        ("object-deleted.json", "not_object_created", "'Object Deleted'"),
+    ],
+)
+def test_other_events_are_ignored_with_a_reason(event_file: str, reason_code: str, reason: str) -> None:
+    decision = decide(load_event(event_file), SETTINGS)
+
+    assert isinstance(decision, Ignore)
+    assert decision.reason_code == reason_code
+    assert reason in decision.reason
+
+
+def test_other_sources_are_ignored_even_with_an_s3_shaped_detail() -> None:
+    event = load_event("put-object.json") | {"source": "my.app"}
+
+    decision = decide(event, SETTINGS)
+
+    assert decision == Ignore(
+        "not_object_created", "event is 'my.app' / 'Object Created', not 'aws.s3' / 'Object Created'"
+    )
+
+
+def test_a_broken_event_for_our_bucket_is_malformed_not_ignored() -> None:
+    with pytest.raises(MalformedEventError, match="detail.object.key"):
+        decide(load_event("malformed-missing-key.json"), SETTINGS)
+
+
+def test_an_event_without_bucket_cannot_be_judged() -> None:
+    event = load_event("put-object.json")
+    del event["detail"]["bucket"]
+
+    with pytest.raises(MalformedEventError, match="detail.bucket"):
+        decide(event, SETTINGS)
+
+
+def test_override_adds_the_key_revision() -> None:
+    route = Route(key="*.zip", pipeline="p", source_action="Artifact", override_key=True)
+    event = load_event("put-object.json")
+    event["detail"]["object"]["key"] = "releases/my site ü+1.zip"
+
+    request = start_request(route, read_object_created(event))
+
+    assert request.source_revisions == (
+        {"actionName": "Artifact", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+        {"actionName": "Artifact", "revisionType": "S3_OBJECT_KEY", "revisionValue": "releases/my site ü+1.zip"},
+    )
+
+
+def test_without_a_version_it_starts_unpinned() -> None:
+    decision = decide(load_event("put-object-unversioned.json"), SETTINGS)
+
+    assert isinstance(decision, Start)
+    assert decision.pinned is False
+    assert decision.requests[0].source_revisions == ()
+
+
+def test_without_a_version_the_key_override_still_goes() -> None:
+    route = Route(key="my-website.zip", pipeline="p", override_key=True)
+    request = start_request(route, read_object_created(load_event("put-object-unversioned.json")))
+
+    assert request.source_revisions == (
+        {"actionName": "Source", "revisionType": "S3_OBJECT_KEY", "revisionValue": "my-website.zip"},
+    )
+
+
+class TestToken:
+    def test_same_version_same_token_whatever_event_carried_it(self) -> None:
+        first = load_event("put-object.json")
+        redelivered = load_event("put-object.json") | {"id": "another-event-id", "time": "2026-11-20T15:00:00Z"}
+        redelivered["detail"]["request-id"] = "ANOTHER"
+
+        assert _token(first) == _token(redelivered)
+
+    def test_differs_by_version_key_bucket_and_pipeline(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+        other_version = read_object_created(load_event("copy-object.json"))
+        base = request_token("p", upload)
+
+        assert base != request_token("p", other_version)
+        assert base != request_token("q", upload)
+        assert base != request_token("p", upload.__class__(**{**upload.__dict__, "key": "other.zip"}))
+        assert base != request_token("p", upload.__class__(**{**upload.__dict__, "bucket": "other-bucket"}))
+
+    def test_is_a_pure_function_of_its_inputs(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+        token = request_token("my-website-pipeline", upload)
+
+        assert token == request_token("my-website-pipeline", upload)
+        assert len(token) == 64
+        assert TOKEN_PATTERN.fullmatch(token)
+        assert "." not in token
+
+    def test_unversioned_uploads_fall_back_to_the_sequencer(self) -> None:
+        event = load_event("put-object-unversioned.json")
+        again = load_event("put-object-unversioned.json") | {"id": "redelivery"}
+        changed = load_event("put-object-unversioned.json")
+        changed["detail"]["object"]["sequencer"] = "00673DF6F1A2B3C4FF"
+
+        assert _token(event) == _token(again)
+        assert _token(event) != _token(changed)
+
+    def test_with_neither_version_nor_sequencer_the_event_id_decides(self) -> None:
+        event = load_event("put-object-unversioned.json")
+        del event["detail"]["object"]["sequencer"]
+
+        assert _token(event) == _token(json.loads(json.dumps(event)))
+        assert _token(event) != _token(event | {"id": "other"})
+
+
+def _token(event: dict[str, object]) -> str:
+    decision = decide(event, SETTINGS)
+    assert isinstance(decision, Start)
+    return decision.requests[0].client_request_token
+
+
+class TestFanOut:
+    SETTINGS = load_settings(
+        {
+            "SOURCE_BUCKET": "my-artifact-bucket",
+            "ROUTES": json.dumps(
+                [
+                    {"key": "site/*.zip", "pipeline": "site"},
+                    {"key": "api/release.zip", "pipeline": "api", "overrideKey": True},
+                    {
+                        "key": "*.zip",
+                        "pipeline": "audit",
+                        "sourceAction": "Upload",
+                        "variables": {"UPLOAD_KEY": "key", "UPLOAD_VERSION": "version", "UPLOAD_SIZE": "size",
+                                      "UPLOAD_ETAG": "etag", "UPLOAD_REASON": "reason"},
+                    },
+                ]
+            ),
+        }
+    )
+
+    def _decide(self, key: str) -> Start:
+        event = load_event("put-object.json")
+        event["detail"]["object"]["key"] = key
+        decision = decide(event, self.SETTINGS)
+        assert isinstance(decision, Start)
+        return decision
+
+    def test_every_matching_route_gets_its_own_request_and_token(self) -> None:
+        decision = self._decide("site/v2.zip")
+
+        assert [r.pipeline for r in decision.requests] == ["site", "audit"]
+        site, audit = decision.requests
+        assert site.client_request_token != audit.client_request_token
+        assert site.source_revisions[0]["actionName"] == "Source"
+        assert audit.source_revisions[0]["actionName"] == "Upload"
+        assert self._decide("site/v2.zip").requests == decision.requests
+
+    def test_variables_carry_the_upload_facts(self) -> None:
+        (audit,) = [r for r in self._decide("site/v2.zip").requests if r.pipeline == "audit"]
+
+        assert audit.as_api_params()["variables"] == [
+            {"name": "UPLOAD_KEY", "value": "site/v2.zip"},
+            {"name": "UPLOAD_VERSION", "value": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+            {"name": "UPLOAD_SIZE", "value": "48213"},
+            {"name": "UPLOAD_ETAG", "value": "7f2b4c1e8a9d3f60b5e2c7a1d4f8e903"},
+            {"name": "UPLOAD_REASON", "value": "PutObject"},
+        ]
+
+    def test_routes_without_variables_send_none(self) -> None:
+        (site, _) = self._decide("site/v2.zip").requests
+
+        assert "variables" not in site.as_api_params()
+
+    def test_a_missing_fact_is_left_out_and_long_values_are_cut_to_the_api_limit(self) -> None:
+        event = load_event("put-object-unversioned.json")
+        event["detail"]["object"]["key"] = "k/" + "x" * 1010 + ".zip"
+        decision = decide(event, self.SETTINGS)
+        assert isinstance(decision, Start)
+        (audit,) = decision.requests
+
+        names = [v["name"] for v in audit.variables]
+        assert "UPLOAD_VERSION" not in names
+        assert all(1 <= len(v["value"]) <= 1000 for v in audit.variables)
+
+    def test_exact_route_and_catch_all_both_start(self) -> None:
+        decision = self._decide("api/release.zip")
+
+        assert [r.pipeline for r in decision.requests] == ["api", "audit"]
+        assert decision.requests[0].source_revisions[1] == {
+            "actionName": "Source", "revisionType": "S3_OBJECT_KEY", "revisionValue": "api/release.zip"
+        }

@@ -1,0 +1,166 @@
+"""The CodePipeline adapter: the exact request, bounded retries of transient errors, permanent errors at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
+
+from trigger_fn.decisions import StartRequest
+from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed, make_client
+
+REQUEST = StartRequest(
+    pipeline="my-website-pipeline",
+    source_revisions=(
+        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+    ),
+    client_request_token="a" * 64,
+)
+EXPECTED_PARAMS = {
+    "name": "my-website-pipeline",
+    "sourceRevisions": [
+        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+    ],
+    "clientRequestToken": "a" * 64,
+}
+EXECUTION_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
+
+@pytest.fixture
+def client_and_stub() -> Iterator[tuple[object, Stubber]]:
+    client = boto3.client("codepipeline", region_name="eu-west-1")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()
+
+
+def _starter(client: object, sleeps: list[float], **policy: float) -> PipelineStarter:
+    return PipelineStarter(
+        client,  # type: ignore[arg-type]
+        retry=RetryPolicy(**policy),  # type: ignore[arg-type]
+        sleep=sleeps.append,
+        jitter=lambda low, high: high,
+    )
+
+
+def test_sends_exactly_the_request_and_returns_the_execution_id(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+
+    assert _starter(client, []).start(REQUEST) == EXECUTION_ID
+
+
+def test_variables_are_sent_when_the_route_has_them(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    request = StartRequest(
+        pipeline="p", source_revisions=(), client_request_token="t", variables=({"name": "UPLOAD_KEY", "value": "k"},)
+    )
+    stub.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": EXECUTION_ID},
+        {"name": "p", "sourceRevisions": [], "clientRequestToken": "t", "variables": [{"name": "UPLOAD_KEY", "value": "k"}]},
+    )
+
+    assert _starter(client, []).start(request) == EXECUTION_ID
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ThrottlingException", 400),
+        ("ConflictException", 409),
+        ("ConcurrentPipelineExecutionsLimitExceededException", 400),
+        ("InternalFailure", 500),
+        ("SomethingNew", 503),
+    ],
+)
+def test_transient_errors_are_retried_with_backoff(client_and_stub: tuple[object, Stubber], code: str, status: int) -> None:
+    client, stub = client_and_stub
+    stub.add_client_error("start_pipeline_execution", code, "try later", status, expected_params=EXPECTED_PARAMS)
+    stub.add_client_error("start_pipeline_execution", code, "try later", status, expected_params=EXPECTED_PARAMS)
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+    sleeps: list[float] = []
+
+    assert _starter(client, sleeps).start(REQUEST) == EXECUTION_ID
+    # Exponential ceilings (jitter pinned to the ceiling here): 0.2 s, then 0.4 s.
+    assert sleeps == [0.2, 0.4]
+
+
+def test_transient_errors_give_up_after_max_attempts(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    for _ in range(4):
+        stub.add_client_error("start_pipeline_execution", "ThrottlingException", "slow down", 400)
+    sleeps: list[float] = []
+
+    with pytest.raises(StartFailed) as raised:
+        _starter(client, sleeps).start(REQUEST)
+
+    assert (raised.value.code, raised.value.transient, raised.value.attempts) == ("ThrottlingException", True, 4)
+    assert sleeps == [0.2, 0.4, 0.8]
+    assert "StartPipelineExecution(my-website-pipeline) failed with ThrottlingException" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "code", ["PipelineNotFoundException", "ValidationException", "AccessDeniedException", "PipelineVersionNotFoundException"]
+)
+def test_permanent_errors_raise_at_once(client_and_stub: tuple[object, Stubber], code: str) -> None:
+    client, stub = client_and_stub
+    stub.add_client_error("start_pipeline_execution", code, "no", 400, expected_params=EXPECTED_PARAMS)
+    sleeps: list[float] = []
+
+    with pytest.raises(StartFailed) as raised:
+        _starter(client, sleeps).start(REQUEST)
+
+    assert (raised.value.code, raised.value.transient, raised.value.attempts) == (code, False, 1)
+    assert sleeps == []
+
+
+def test_stops_retrying_when_the_invocation_is_running_out(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    stub.add_client_error("start_pipeline_execution", "ThrottlingException", "slow down", 400)
+    sleeps: list[float] = []
+
+    with pytest.raises(StartFailed) as raised:
+        _starter(client, sleeps).start(REQUEST, remaining_s=lambda: 3.1)
+
+    assert raised.value.attempts == 1
+    assert sleeps == []
+
+
+def test_connection_errors_are_transient() -> None:
+    class Unreachable:
+        calls = 0
+
+        def start_pipeline_execution(self, **_: object) -> dict[str, str]:
+            self.calls += 1
+            if self.calls == 1:
+                raise EndpointConnectionError(endpoint_url="https://codepipeline.eu-west-1.amazonaws.com")
+            return {"pipelineExecutionId": EXECUTION_ID}
+
+    client = Unreachable()
+
+    assert _starter(client, []).start(REQUEST) == EXECUTION_ID
+    assert client.calls == 2
+
+
+def test_a_response_without_an_execution_id_is_never_a_success() -> None:
+    class Empty:
+        def start_pipeline_execution(self, **_: object) -> dict[str, str]:
+            return {}
+
+    with pytest.raises(StartFailed, match="NoExecutionId"):
+        _starter(Empty(), [], max_attempts=1).start(REQUEST)
+
+
+def test_the_real_client_leaves_retries_to_the_adapter_and_honours_the_endpoint_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", "http://127.0.0.1:5999")
+
+    client = make_client()
+
+    assert client.meta.endpoint_url == "http://127.0.0.1:5999"
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}

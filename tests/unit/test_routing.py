@@ -1,0 +1,54 @@
+"""Key matching has the EventBridge `wildcard` meaning, so the function agrees with the rule in front of it."""
+
+import pytest
+
+from trigger_fn.routing import Route, matching_routes
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "expected"),
+    [
+        ("my-website.zip", "my-website.zip", True),
+        ("my-website.zip", "my-website.zip.bak", False),
+        ("my-website.zip", "site/my-website.zip", False),
+        ("my-website.zip", "MY-WEBSITE.ZIP", False),
+        ("*.zip", "my-website.zip", True),
+        ("*.zip", "a/b/c/deep.zip", True),
+        ("*.zip", ".zip", True),
+        ("*.zip", "my-website.zip.txt", False),
+        ("site/*.zip", "site/v1.zip", True),
+        ("site/*.zip", "site/nested/v1.zip", True),
+        ("site/*.zip", "api/site/v1.zip", False),
+        ("releases/*/app.zip", "releases/2026-11/app.zip", True),
+        ("releases/*/app.zip", "releases/app.zip", False),
+        ("*", "anything/at all", True),
+        ("my website.zip", "my website.zip", True),
+        ("my website.zip", "my+website.zip", False),
+        ("c++/build.zip", "c++/build.zip", True),
+        ("c++/build.zip", "c  /build.zip", False),
+        ("sites/café/*.zip", "sites/café/v2.zip", True),
+        ("sites/café/*.zip", "sites/cafe/v2.zip", False),
+        ("發布/*.zip", "發布/版本1.zip", True),
+        ("a.b", "axb", False),
+        ("(x)[y]?.zip", "(x)[y]?.zip", True),
+        ("(x)[y]?.zip", "(x)y.zip", False),
+        (r"literal\*.zip", "literal*.zip", True),
+        (r"literal\*.zip", "literalX.zip", False),
+        (r"back\\slash.zip", "back\\slash.zip", True),
+        ("line*end", "line\nbreak end", True),
+    ],
+    ids=lambda value: repr(value) if isinstance(value, str) else str(value),
+)
+def test_key_matches_like_the_eventbridge_wildcard(pattern: str, key: str, expected: bool) -> None:
+    # GIVEN a route for the pattern WHEN a key arrives THEN it matches exactly as the rule would
+    assert Route(key=pattern, pipeline="p").matches(key) is expected
+
+
+def test_matching_routes_keeps_every_match_in_order() -> None:
+    site = Route(key="site/*.zip", pipeline="site")
+    audit = Route(key="*.zip", pipeline="audit")
+    api = Route(key="api/release.zip", pipeline="api")
+
+    assert matching_routes((site, audit, api), "site/v1.zip") == (site, audit)
+    assert matching_routes((site, audit, api), "api/release.zip") == (audit, api)
+    assert matching_routes((site, audit, api), "notes.txt") == ()

@@ -1,0 +1,118 @@
+"""Settings are checked once at start; a bad one is refused with the variable's name in the message."""
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from conftest import FUNCTION_ENV, ROOT
+from trigger_fn.routing import Route
+from trigger_fn.settings import SettingsError, load_settings
+
+SINGLE = {k: v for k, v in FUNCTION_ENV.items() if not k.startswith(("POWERTOOLS", "AWS"))}
+
+
+def test_single_route_from_the_template_variables() -> None:
+    settings = load_settings(SINGLE | {"OVERRIDE_OBJECT_KEY": "TRUE", "DRY_RUN": "false"})
+
+    assert settings.source_bucket == "my-artifact-bucket"
+    assert settings.routes == (
+        Route(key="my-website.zip", pipeline="my-website-pipeline", source_action="Source", override_key=True),
+    )
+    assert settings.dry_run is False
+    assert settings.pipelines == ("my-website-pipeline",)
+
+
+def test_source_action_defaults_to_source() -> None:
+    env = dict(SINGLE)
+    del env["SOURCE_ACTION_NAME"]
+
+    assert load_settings(env).routes[0].source_action == "Source"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SOURCE_BUCKET": ""}, "SOURCE_BUCKET is not set"),
+        ({"SOURCE_BUCKET": "My_Bucket"}, "SOURCE_BUCKET='My_Bucket' is not a valid S3 bucket name"),
+        ({"SOURCE_BUCKET": "a..b"}, "SOURCE_BUCKET='a..b' is not a valid S3 bucket name"),
+        ({"PIPELINE_NAME": ""}, "PIPELINE_NAME is not set"),
+        ({"PIPELINE_NAME": "arn:aws:codepipeline:x"}, "PIPELINE_NAME='arn:aws:codepipeline:x' is not a pipeline name"),
+        ({"OBJECT_KEY": " "}, "OBJECT_KEY is not set"),
+        ({"OBJECT_KEY": "k" * 1025}, "OBJECT_KEY is longer than 1024 bytes"),
+        ({"SOURCE_ACTION_NAME": "Source Action"}, "SOURCE_ACTION_NAME='Source Action' is not an action name"),
+        ({"OVERRIDE_OBJECT_KEY": "yes"}, "OVERRIDE_OBJECT_KEY='yes' must be true or false"),
+        ({"DRY_RUN": "1"}, "DRY_RUN='1' must be true or false"),
+    ],
+)
+def test_invalid_settings_name_the_variable(change: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(SINGLE | change)
+
+    assert message in str(raised.value)
+
+
+def test_routes_replace_the_single_route_variables() -> None:
+    routes = [
+        {"key": "site/*.zip", "pipeline": "site-pipeline"},
+        {"key": "api/release.zip", "pipeline": "api-pipeline", "sourceAction": "Artifact", "overrideKey": True},
+        {"key": "*.zip", "pipeline": "audit", "variables": {"UPLOAD_KEY": "key", "UPLOAD_VERSION": "version"}},
+    ]
+
+    settings = load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
+
+    assert settings.routes == (
+        Route(key="site/*.zip", pipeline="site-pipeline"),
+        Route(key="api/release.zip", pipeline="api-pipeline", source_action="Artifact", override_key=True),
+        Route(key="*.zip", pipeline="audit", variables=(("UPLOAD_KEY", "key"), ("UPLOAD_VERSION", "version"))),
+    )
+    assert settings.pipelines == ("site-pipeline", "api-pipeline", "audit")
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ("not json", "ROUTES is not valid JSON"),
+        ("[]", "ROUTES must be a non-empty JSON list"),
+        ('{"key": "a", "pipeline": "p"}', "ROUTES must be a non-empty JSON list"),
+        ('[{"key": "a", "pipeline": "p"}, "b"]', "ROUTES[1] must be an object"),
+        ('[{"key": "a"}]', "ROUTES[0].pipeline must be a string"),
+        ('[{"pipeline": "p"}]', "ROUTES[0].key must be a string"),
+        ('[{"key": "", "pipeline": "p"}]', "ROUTES[0].key must not be empty"),
+        ('[{"key": "a", "pipeline": "p"}, {"key": "b", "pipeline": "bad name"}]', "ROUTES[1].pipeline='bad name'"),
+        ('[{"key": "a", "pipeline": "p", "sourceAction": 1}]', "ROUTES[0].sourceAction must be a string"),
+        ('[{"key": "a", "pipeline": "p", "overrideKey": "true"}]', "ROUTES[0].overrideKey must be true or false"),
+        ('[{"key": "a", "pipeline": "p", "pipline": "q"}]', "ROUTES[0] has unknown field(s) pipline"),
+        ('[{"key": "a", "pipeline": "p"}, {"key": "a", "pipeline": "p"}]', "ROUTES[1] repeats key 'a'"),
+        ('[{"key": "a", "pipeline": "p", "variables": ["key"]}]', "ROUTES[0].variables must be an object"),
+        ('[{"key": "a", "pipeline": "p", "variables": {"A B": "key"}}]', "ROUTES[0].variables: 'A B' is not a valid"),
+        ('[{"key": "a", "pipeline": "p", "variables": {"V": "colour"}}]', "ROUTES[0].variables.V: 'colour' is not"),
+    ],
+)
+def test_a_bad_routes_entry_is_named(routes: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": routes})
+
+    assert message in str(raised.value)
+
+
+def test_too_many_variables_are_refused() -> None:
+    variables: dict[str, Any] = {f"V{i}": "key" for i in range(51)}
+    routes = json.dumps([{"key": "a", "pipeline": "p", "variables": variables}])
+
+    with pytest.raises(SettingsError, match="at most 50"):
+        load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": routes})
+
+
+def test_a_bad_setting_fails_the_cold_start_naming_the_variable() -> None:
+    # GIVEN the environment Lambda would give the function, with PIPELINE_NAME missing
+    env = FUNCTION_ENV | {"PIPELINE_NAME": "", "PYTHONPATH": str(ROOT / "src")}
+    # WHEN Lambda imports the handler module
+    result = subprocess.run(
+        [sys.executable, "-c", "import trigger_fn.handler"], env=env, capture_output=True, text=True, check=False
+    )
+    # THEN the import fails with one readable line naming the variable
+    assert result.returncode != 0
+    assert "SettingsError: PIPELINE_NAME is not set" in result.stderr
