@@ -7,7 +7,9 @@ from typing import Any
 
 _TRUST_CODEPIPELINE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -23,9 +25,9 @@ def create_s3_source_pipeline(
     allow_key_override: bool = False,
 ) -> str:
     """Create the pipeline (and its role and artifact bucket) and return its ARN."""
-    role_arn = iam.create_role(
-        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_TRUST_CODEPIPELINE)
-    )["Role"]["Arn"]
+    role_arn = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_TRUST_CODEPIPELINE))[
+        "Role"
+    ]["Arn"]
     artifact_bucket = f"{name}-artifacts"[:63].lower()
     s3.create_bucket(Bucket=artifact_bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
     source_configuration = {
@@ -69,5 +71,7 @@ def create_s3_source_pipeline(
             ],
         }
     )
-    arn: str = response["pipeline"].get("pipelineArn") or codepipeline.get_pipeline(name=name)["metadata"]["pipelineArn"]
+    arn: str = (
+        response["pipeline"].get("pipelineArn") or codepipeline.get_pipeline(name=name)["metadata"]["pipelineArn"]
+    )
     return arn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -78,8 +79,8 @@ def _reset_metrics() -> Iterator[None]:
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every JSON object printed on its own line (Powertools logs and EMF metrics)."""
     lines = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
@@ -128,3 +129,15 @@ def output(capsys: pytest.CaptureFixture[str]) -> FunctionOutput:
 
     logger.registered_handler.setStream(_CurrentStdout())  # type: ignore[union-attr, arg-type]
     return FunctionOutput(capsys)
+
+
+class RecordingCodePipeline:
+    """A real (moto) client that also keeps every StartPipelineExecution request as sent."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.requests: list[dict[str, Any]] = []
+
+    def start_pipeline_execution(self, **params: Any) -> Any:
+        self.requests.append(copy.deepcopy(params))
+        return self.client.start_pipeline_execution(**params)

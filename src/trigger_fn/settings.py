@@ -22,6 +22,8 @@ UPLOAD_FACTS = ("bucket", "key", "version", "etag", "size", "reason", "sequencer
 _ROUTE_FIELDS = {"key", "pipeline", "sourceAction", "overrideKey", "variables"}
 # CodePipeline accepts at most 50 variables per execution.
 _MAX_VARIABLES = 50
+# The template grants StartPipelineExecution to at most this many routed pipelines.
+MAX_ROUTED_PIPELINES = 10
 
 
 class SettingsError(ValueError):
@@ -45,7 +47,25 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise SettingsError(f"SOURCE_BUCKET={bucket!r} is not a valid S3 bucket name")
     routes_json = environ.get("ROUTES", "").strip()
     routes = _routes_from_json(routes_json) if routes_json else (_single_route(environ),)
+    _check_allowed(routes, environ.get("ALLOWED_PIPELINES", ""))
     return Settings(source_bucket=bucket, routes=routes, dry_run=_flag(environ, "DRY_RUN"))
+
+
+def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:
+    """Routes must name only pipelines the role may start, or every upload to them would end in the DLQ."""
+    allowed = [name.strip() for name in allowed_text.split(",") if name.strip()]
+    if not allowed:
+        return
+    if len(allowed) > MAX_ROUTED_PIPELINES:
+        raise SettingsError(
+            f"ALLOWED_PIPELINES lists {len(allowed)} pipelines; the template grants at most {MAX_ROUTED_PIPELINES}"
+        )
+    for index, route in enumerate(routes):
+        if route.pipeline not in allowed:
+            raise SettingsError(
+                f"ROUTES[{index}].pipeline {route.pipeline!r} is not in ALLOWED_PIPELINES {allowed} "
+                "(the template's RoutedPipelines): the function may not start it"
+            )
 
 
 def _single_route(environ: Mapping[str, str]) -> Route:

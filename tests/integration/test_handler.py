@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,9 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-
-from conftest import FakeLambdaContext, FunctionOutput, emitted_metrics, load_event
 from scripts.example_pipeline import create_s3_source_pipeline
+
+from conftest import FakeLambdaContext, FunctionOutput, RecordingCodePipeline, emitted_metrics, load_event
 from trigger_fn import handler
 from trigger_fn.decisions import request_token
 from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed
@@ -22,18 +21,6 @@ from trigger_fn.settings import load_settings
 
 PIPELINE = "my-website-pipeline"
 VERSION_ID = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
-
-
-class RecordingCodePipeline:
-    """A real (moto) client that also keeps every StartPipelineExecution request as sent."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.requests: list[dict[str, Any]] = []
-
-    def start_pipeline_execution(self, **params: Any) -> Any:
-        self.requests.append(copy.deepcopy(params))
-        return self.client.start_pipeline_execution(**params)
 
 
 @pytest.fixture
@@ -100,7 +87,9 @@ def test_an_upload_starts_the_pipeline_on_exactly_that_version(
     (started_log,) = [r for r in records if r.get("message") == "Started pipeline execution"]
     assert started_log["correlation_id"] == event["id"]
     assert (started_log["bucket"], started_log["key"], started_log["version_id"]) == (
-        "my-artifact-bucket", "my-website.zip", VERSION_ID
+        "my-artifact-bucket",
+        "my-website.zip",
+        VERSION_ID,
     )
     assert started_log["pipelineExecutionId"] == execution["pipelineExecutionId"]
     assert started_log["cold_start"] is True
@@ -217,7 +206,7 @@ def test_a_malformed_event_raises_a_readable_error_and_starts_nothing(
 
 @pytest.mark.parametrize("event", [None, [], "not an event", {"detail-type": "Object Created"}], ids=repr)
 def test_garbage_never_starts_and_never_crashes_unreadably(event: Any, codepipeline: RecordingCodePipeline) -> None:
-    with pytest.raises(MalformedEventError, match="^malformed S3 event: "):
+    with pytest.raises(MalformedEventError, match=r"^malformed S3 event: "):
         _invoke(event, codepipeline)
 
     assert codepipeline.requests == []
@@ -234,7 +223,9 @@ def test_a_failed_start_raises_after_logging_the_aws_error_code(output: Function
     records = output.records()
     (error_log,) = [r for r in records if r.get("message") == "StartPipelineExecution failed"]
     assert (error_log["level"], error_log["error_code"], error_log["transient"]) == (
-        "ERROR", "PipelineNotFoundException", False
+        "ERROR",
+        "PipelineNotFoundException",
+        False,
     )
     metrics = emitted_metrics(records)
     assert ("PipelineStartFailures", ("service",), {"service": "s3-pipeline-trigger"}, 1) in metrics
@@ -258,11 +249,15 @@ def test_keys_are_matched_and_sent_as_delivered(
     # THEN it matches itself exactly and goes to CodePipeline unchanged (not URL-decoded)
     assert result["status"] == "started"
     assert codepipeline.requests[0]["sourceRevisions"][1] == {
-        "actionName": "Source", "revisionType": "S3_OBJECT_KEY", "revisionValue": key
+        "actionName": "Source",
+        "revisionType": "S3_OBJECT_KEY",
+        "revisionValue": key,
     }
 
 
-def test_a_url_decoded_twin_does_not_match(codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_url_decoded_twin_does_not_match(
+    codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(OBJECT_KEY="my website.zip")))
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = "my+website.zip"
@@ -270,9 +265,13 @@ def test_a_url_decoded_twin_does_not_match(codepipeline: RecordingCodePipeline, 
     assert _invoke(event, codepipeline)["status"] == "ignored"
 
 
-def test_fan_out_starts_every_routed_pipeline(codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fan_out_starts_every_routed_pipeline(
+    codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     routes = [{"key": "site/*.zip", "pipeline": "site"}, {"key": "*.zip", "pipeline": "audit"}]
-    monkeypatch.setattr(handler, "SETTINGS", load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)}))
+    monkeypatch.setattr(
+        handler, "SETTINGS", load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
+    )
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = "site/v3.zip"
 
@@ -292,7 +291,9 @@ def test_fan_out_with_one_failure_starts_the_rest_then_raises(
     monkeypatch: pytest.MonkeyPatch, output: FunctionOutput
 ) -> None:
     routes = [{"key": "*.zip", "pipeline": "gone"}, {"key": "*.zip", "pipeline": "audit"}]
-    monkeypatch.setattr(handler, "SETTINGS", load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)}))
+    monkeypatch.setattr(
+        handler, "SETTINGS", load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
+    )
     client = boto3.client("codepipeline", region_name="eu-west-1")
     with Stubber(client) as stub:
         stub.add_client_error("start_pipeline_execution", "PipelineNotFoundException", "gone", 400)
@@ -304,8 +305,18 @@ def test_fan_out_with_one_failure_starts_the_rest_then_raises(
     records = output.records()
     assert [r["pipelineName"] for r in records if r.get("message") == "Started pipeline execution"] == ["audit"]
     metrics = emitted_metrics(records)
-    assert ("PipelineStartFailures", ("pipeline", "service"), {"service": "s3-pipeline-trigger", "pipeline": "gone"}, 1) in metrics
-    assert ("PipelineExecutionsStarted", ("pipeline", "service"), {"service": "s3-pipeline-trigger", "pipeline": "audit"}, 1) in metrics
+    assert (
+        "PipelineStartFailures",
+        ("pipeline", "service"),
+        {"service": "s3-pipeline-trigger", "pipeline": "gone"},
+        1,
+    ) in metrics
+    assert (
+        "PipelineExecutionsStarted",
+        ("pipeline", "service"),
+        {"service": "s3-pipeline-trigger", "pipeline": "audit"},
+        1,
+    ) in metrics
 
 
 def test_appended_log_keys_do_not_leak_into_the_next_invocation(

@@ -69,7 +69,7 @@ def test_other_sources_are_ignored_even_with_an_s3_shaped_detail() -> None:
 
 
 def test_a_broken_event_for_our_bucket_is_malformed_not_ignored() -> None:
-    with pytest.raises(MalformedEventError, match="detail.object.key"):
+    with pytest.raises(MalformedEventError, match=r"detail\.object\.key"):
         decide(load_event("malformed-missing-key.json"), SETTINGS)
 
 
@@ -77,7 +77,7 @@ def test_an_event_without_bucket_cannot_be_judged() -> None:
     event = load_event("put-object.json")
     del event["detail"]["bucket"]
 
-    with pytest.raises(MalformedEventError, match="detail.bucket"):
+    with pytest.raises(MalformedEventError, match=r"detail\.bucket"):
         decide(event, SETTINGS)
 
 
@@ -89,7 +89,11 @@ def test_override_adds_the_key_revision() -> None:
     request = start_request(route, read_object_created(event))
 
     assert request.source_revisions == (
-        {"actionName": "Artifact", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+        {
+            "actionName": "Artifact",
+            "revisionType": "S3_OBJECT_VERSION_ID",
+            "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG",
+        },
         {"actionName": "Artifact", "revisionType": "S3_OBJECT_KEY", "revisionValue": "releases/my site ü+1.zip"},
     )
 
@@ -173,8 +177,13 @@ class TestFanOut:
                         "key": "*.zip",
                         "pipeline": "audit",
                         "sourceAction": "Upload",
-                        "variables": {"UPLOAD_KEY": "key", "UPLOAD_VERSION": "version", "UPLOAD_SIZE": "size",
-                                      "UPLOAD_ETAG": "etag", "UPLOAD_REASON": "reason"},
+                        "variables": {
+                            "UPLOAD_KEY": "key",
+                            "UPLOAD_VERSION": "version",
+                            "UPLOAD_SIZE": "size",
+                            "UPLOAD_ETAG": "etag",
+                            "UPLOAD_REASON": "reason",
+                        },
                     },
                 ]
             ),
@@ -230,5 +239,7 @@ class TestFanOut:
 
         assert [r.pipeline for r in decision.requests] == ["api", "audit"]
         assert decision.requests[0].source_revisions[1] == {
-            "actionName": "Source", "revisionType": "S3_OBJECT_KEY", "revisionValue": "api/release.zip"
+            "actionName": "Source",
+            "revisionType": "S3_OBJECT_KEY",
+            "revisionValue": "api/release.zip",
         }

@@ -15,14 +15,22 @@ from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed
 REQUEST = StartRequest(
     pipeline="my-website-pipeline",
     source_revisions=(
-        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+        {
+            "actionName": "Source",
+            "revisionType": "S3_OBJECT_VERSION_ID",
+            "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG",
+        },
     ),
     client_request_token="a" * 64,
 )
 EXPECTED_PARAMS = {
     "name": "my-website-pipeline",
     "sourceRevisions": [
-        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"},
+        {
+            "actionName": "Source",
+            "revisionType": "S3_OBJECT_VERSION_ID",
+            "revisionValue": "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG",
+        },
     ],
     "clientRequestToken": "a" * 64,
 }
@@ -61,7 +69,12 @@ def test_variables_are_sent_when_the_route_has_them(client_and_stub: tuple[objec
     stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": EXECUTION_ID},
-        {"name": "p", "sourceRevisions": [], "clientRequestToken": "t", "variables": [{"name": "UPLOAD_KEY", "value": "k"}]},
+        {
+            "name": "p",
+            "sourceRevisions": [],
+            "clientRequestToken": "t",
+            "variables": [{"name": "UPLOAD_KEY", "value": "k"}],
+        },
     )
 
     assert _starter(client, []).start(request) == EXECUTION_ID
@@ -77,7 +90,9 @@ def test_variables_are_sent_when_the_route_has_them(client_and_stub: tuple[objec
         ("SomethingNew", 503),
     ],
 )
-def test_transient_errors_are_retried_with_backoff(client_and_stub: tuple[object, Stubber], code: str, status: int) -> None:
+def test_transient_errors_are_retried_with_backoff(
+    client_and_stub: tuple[object, Stubber], code: str, status: int
+) -> None:
     client, stub = client_and_stub
     stub.add_client_error("start_pipeline_execution", code, "try later", status, expected_params=EXPECTED_PARAMS)
     stub.add_client_error("start_pipeline_execution", code, "try later", status, expected_params=EXPECTED_PARAMS)
@@ -104,7 +119,8 @@ def test_transient_errors_give_up_after_max_attempts(client_and_stub: tuple[obje
 
 
 @pytest.mark.parametrize(
-    "code", ["PipelineNotFoundException", "ValidationException", "AccessDeniedException", "PipelineVersionNotFoundException"]
+    "code",
+    ["PipelineNotFoundException", "ValidationException", "AccessDeniedException", "PipelineVersionNotFoundException"],
 )
 def test_permanent_errors_raise_at_once(client_and_stub: tuple[object, Stubber], code: str) -> None:
     client, stub = client_and_stub

@@ -116,3 +116,24 @@ def test_a_bad_setting_fails_the_cold_start_naming_the_variable() -> None:
     # THEN the import fails with one readable line naming the variable
     assert result.returncode != 0
     assert "SettingsError: PIPELINE_NAME is not set" in result.stderr
+
+
+class TestAllowedPipelines:
+    ROUTES = json.dumps([{"key": "site/*.zip", "pipeline": "site"}, {"key": "*.zip", "pipeline": "audit"}])
+
+    def test_routes_within_the_granted_pipelines_load(self) -> None:
+        settings = load_settings(
+            {"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": self.ROUTES, "ALLOWED_PIPELINES": "site, audit,api"}
+        )
+
+        assert settings.pipelines == ("site", "audit")
+
+    def test_a_route_to_a_pipeline_the_role_cannot_start_is_refused(self) -> None:
+        with pytest.raises(SettingsError, match=r"ROUTES\[1\].pipeline 'audit' is not in ALLOWED_PIPELINES"):
+            load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": self.ROUTES, "ALLOWED_PIPELINES": "site"})
+
+    def test_more_pipelines_than_the_template_grants_are_refused(self) -> None:
+        allowed = ",".join(f"p{i}" for i in range(11))
+
+        with pytest.raises(SettingsError, match="lists 11 pipelines; the template grants at most 10"):
+            load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": self.ROUTES, "ALLOWED_PIPELINES": allowed})

@@ -1,0 +1,442 @@
+"""The template as AWS would run it: linted, transformed offline, and read resource by resource."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scripts.template_model import REQUIRED_PARAMETERS, TEMPLATE, Unresolved, deployed, transformed
+
+from conftest import ROOT
+
+BIN = Path(sys.executable).parent
+ROUTES = json.dumps(
+    [
+        {"key": "site/*.zip", "pipeline": "site-pipeline"},
+        {"key": "api/release.zip", "pipeline": "api-pipeline", "overrideKey": True},
+        {"key": "*.zip", "pipeline": "audit-pipeline", "variables": {"UPLOAD_KEY": "key"}},
+    ]
+)
+ROUTED = {"Routes": ROUTES, "RoutedPipelines": "site-pipeline,api-pipeline,audit-pipeline", "RoutesKeyFilter": "*.zip"}
+
+
+def stack(**parameters: str) -> dict[str, Any]:
+    return deployed(transformed(), REQUIRED_PARAMETERS | parameters)
+
+
+def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in role.get("Policies", []):
+        found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+class TestLinters:
+    def test_cfn_lint_is_clean(self) -> None:
+        result = subprocess.run([BIN / "cfn-lint", str(TEMPLATE)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_sam_validate_lint_is_clean(self) -> None:
+        env = os.environ | {"AWS_DEFAULT_REGION": "eu-west-1", "SAM_CLI_TELEMETRY": "0"}
+        result = subprocess.run(
+            [BIN / "sam", "validate", "--lint", "--template-file", str(TEMPLATE)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            env=env,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+class TestEventRule:
+    def test_pattern_matches_object_created_for_the_bucket_and_key(self) -> None:
+        (rule,) = of_type(stack(), "AWS::Events::Rule").values()
+
+        assert rule["EventPattern"] == {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": ["my-artifact-bucket"]}, "object": {"key": [{"wildcard": "my-website.zip"}]}},
+        }
+
+    def test_wildcard_keys_pass_through(self) -> None:
+        (rule,) = of_type(stack(ObjectKey="releases/*.zip"), "AWS::Events::Rule").values()
+
+        assert rule["EventPattern"]["detail"]["object"]["key"] == [{"wildcard": "releases/*.zip"}]
+
+    def test_with_routes_the_rule_uses_the_routes_filter(self) -> None:
+        (rule,) = of_type(stack(**ROUTED), "AWS::Events::Rule").values()
+
+        assert rule["EventPattern"]["detail"]["object"]["key"] == [{"wildcard": "*.zip"}]
+
+    def test_delivery_is_retried_then_kept_in_the_rule_dlq(self) -> None:
+        (rule,) = of_type(stack(), "AWS::Events::Rule").values()
+        (target,) = rule["Targets"]
+
+        assert target["Arn"] == "<TriggerFunction.Arn>"
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
+        assert target["DeadLetterConfig"] == {"Arn": "<RuleDeadLetterQueue.Arn>"}
+
+    def test_the_rule_dlq_accepts_only_this_rule(self) -> None:
+        policy = of_type(stack(), "AWS::SQS::QueuePolicy")["RuleDeadLetterQueuePolicy"]
+        allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+        assert allow == [
+            {
+                "Sid": "AllowTriggerRuleDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": "<RuleDeadLetterQueue.Arn>",
+                "Condition": {"ArnEquals": {"aws:SourceArn": "<TriggerFunctionObjectCreated.Arn>"}},
+            }
+        ]
+
+
+class TestFunction:
+    def test_function_errors_are_retried_twice_then_kept(self) -> None:
+        (config,) = of_type(stack(), "AWS::Lambda::EventInvokeConfig").values()
+
+        assert config["MaximumRetryAttempts"] == 2
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": "<FailedStartQueue.Arn>"}}
+
+    def test_runtime_tracing_and_handler(self) -> None:
+        function = of_type(stack(), "AWS::Lambda::Function")["TriggerFunction"]
+
+        assert function["Runtime"] == "python3.13"
+        assert function["Architectures"] == ["arm64"]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["Handler"] == "trigger_fn.handler.lambda_handler"
+
+    def test_handler_resolves_from_the_code_uri_the_way_lambda_loads_it(self) -> None:
+        resource = transformed_sam_function()
+        code_root = ROOT / resource["CodeUri"]
+        module, function = resource["Handler"].rsplit(".", 1)
+
+        assert (code_root / (module.replace(".", "/") + ".py")).is_file()
+        probe = f"import importlib; print(callable(getattr(importlib.import_module('{module}'), '{function}')))"
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=code_root,
+            env=os.environ | {"PYTHONPATH": str(code_root)},
+        )
+        assert result.stdout.strip() == "True", result.stderr
+
+    def test_environment_carries_the_settings(self) -> None:
+        variables = of_type(stack(OverrideObjectKey="true"), "AWS::Lambda::Function")["TriggerFunction"]["Environment"][
+            "Variables"
+        ]
+
+        assert variables | {} == {
+            "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
+            "POWERTOOLS_METRICS_NAMESPACE": "S3PipelineTrigger",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "SOURCE_BUCKET": "my-artifact-bucket",
+            "OBJECT_KEY": "my-website.zip",
+            "PIPELINE_NAME": "my-website-pipeline",
+            "SOURCE_ACTION_NAME": "Source",
+            "OVERRIDE_OBJECT_KEY": "true",
+            "DRY_RUN": "false",
+        }
+
+    def test_routes_and_local_endpoint_are_passed_only_when_set(self) -> None:
+        variables = of_type(stack(**ROUTED, CodePipelineEndpointUrl="http://127.0.0.1:5000"), "AWS::Lambda::Function")[
+            "TriggerFunction"
+        ]["Environment"]["Variables"]
+
+        assert variables["ROUTES"] == ROUTES
+        assert variables["ALLOWED_PIPELINES"] == "site-pipeline,api-pipeline,audit-pipeline"
+        assert variables["AWS_ENDPOINT_URL_CODEPIPELINE"] == "http://127.0.0.1:5000"
+
+
+def transformed_sam_function() -> dict[str, Any]:
+    from scripts.template_model import sam_template
+
+    properties: dict[str, Any] = sam_template()["Resources"]["TriggerFunction"]["Properties"]
+    return properties
+
+
+class TestLeastPrivilege:
+    @pytest.mark.parametrize(
+        "parameters",
+        [
+            {},
+            ROUTED,
+            {"CreateSourceBucket": "false"},
+            {"CreateExamplePipeline": "true", "AlarmEmail": "ops@example.com"},
+        ],
+        ids=["default", "routes", "adopt-bucket", "example-pipeline"],
+    )
+    def test_no_wildcard_action_and_wildcard_resources_only_for_xray(self, parameters: dict[str, str]) -> None:
+        for name, role in of_type(stack(**parameters), "AWS::IAM::Role").items():
+            assert not role.get("ManagedPolicyArns"), f"{name} uses managed policies"
+            for statement in statements(role):
+                actions = as_list(statement["Action"])
+                assert all("*" not in action for action in actions), (name, statement)
+                if "*" in as_list(statement["Resource"]):
+                    assert set(actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, (name, statement)
+
+    def test_the_function_may_start_only_its_pipeline(self) -> None:
+        role = of_type(stack(), "AWS::IAM::Role")["TriggerFunctionRole"]
+        start = [s for s in statements(role) if "codepipeline:StartPipelineExecution" in as_list(s["Action"])]
+
+        assert [s["Resource"] for s in start] == [["arn:aws:codepipeline:eu-west-1:123456789012:my-website-pipeline"]]
+        assert {a for s in statements(role) for a in as_list(s["Action"]) if a.startswith("codepipeline:")} == {
+            "codepipeline:StartPipelineExecution"
+        }
+
+    def test_with_routes_exactly_the_routed_pipelines(self) -> None:
+        role = of_type(stack(**ROUTED), "AWS::IAM::Role")["TriggerFunctionRole"]
+        (start,) = [s for s in statements(role) if "codepipeline:StartPipelineExecution" in as_list(s["Action"])]
+
+        assert start["Resource"] == [
+            "arn:aws:codepipeline:eu-west-1:123456789012:site-pipeline",
+            "arn:aws:codepipeline:eu-west-1:123456789012:api-pipeline",
+            "arn:aws:codepipeline:eu-west-1:123456789012:audit-pipeline",
+        ]
+
+    def test_ten_routed_pipelines_are_granted_and_the_eleventh_is_not(self) -> None:
+        names = [f"p{i}" for i in range(11)]
+        role = of_type(stack(**ROUTED | {"RoutedPipelines": ",".join(names)}), "AWS::IAM::Role")["TriggerFunctionRole"]
+        (start,) = [s for s in statements(role) if "codepipeline:StartPipelineExecution" in as_list(s["Action"])]
+
+        assert start["Resource"] == [f"arn:aws:codepipeline:eu-west-1:123456789012:p{i}" for i in range(10)]
+
+    def test_logs_only_to_its_own_log_group_and_failures_only_to_its_queue(self) -> None:
+        role = of_type(stack(), "AWS::IAM::Role")["TriggerFunctionRole"]
+        by_action = {a: s["Resource"] for s in statements(role) for a in as_list(s["Action"])}
+
+        assert by_action["logs:PutLogEvents"] == "<TriggerFunctionLogGroup.Arn>"
+        assert by_action["sqs:SendMessage"] == "<FailedStartQueue.Arn>"
+        log_group = of_type(stack(), "AWS::Logs::LogGroup")["TriggerFunctionLogGroup"]
+        function = of_type(stack(), "AWS::Lambda::Function")["TriggerFunction"]
+        assert log_group["LogGroupName"] == f"/aws/lambda/{function['FunctionName']}"
+
+
+class TestSourceBucket:
+    def test_created_bucket_is_versioned_notifies_eventbridge_private_and_encrypted(self) -> None:
+        bucket = of_type(stack(), "AWS::S3::Bucket")["SourceBucket"]
+
+        assert bucket["BucketName"] == "my-artifact-bucket"
+        assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+        assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+        assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+        (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+
+    @pytest.mark.parametrize("parameters", [{}, {"CreateExamplePipeline": "true"}], ids=["bucket", "example"])
+    def test_every_bucket_and_queue_refuses_plain_http(self, parameters: dict[str, str]) -> None:
+        template = stack(**parameters)
+        policies = list(of_type(template, "AWS::S3::BucketPolicy").values()) + list(
+            of_type(template, "AWS::SQS::QueuePolicy").values()
+        )
+        protected = set()
+        for policy in policies:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                    "Bool": {"aws:SecureTransport": "false"}
+                }:
+                    protected.update(as_list(statement["Resource"]))
+        for name in of_type(template, "AWS::S3::Bucket"):
+            assert f"<{name}.Arn>" in protected, name
+        for name in of_type(template, "AWS::SQS::Queue"):
+            assert f"<{name}.Arn>" in protected, name
+
+    def test_queues_keep_messages_14_days_encrypted(self) -> None:
+        queues = of_type(stack(), "AWS::SQS::Queue")
+
+        assert set(queues) == {"RuleDeadLetterQueue", "FailedStartQueue"}
+        for queue in queues.values():
+            assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+            assert queue["SqsManagedSseEnabled"] is True
+
+    def test_adopting_creates_no_bucket_and_turns_eventbridge_on_through_the_custom_resource(self) -> None:
+        template = stack(CreateSourceBucket="false")
+
+        assert "SourceBucket" not in template["Resources"]
+        assert "SourceBucketPolicy" not in template["Resources"]
+        adopt = template["Resources"]["SourceBucketEventBridge"]
+        assert adopt["Type"] == "Custom::S3EventBridgeNotifications"
+        assert adopt["Properties"] == {
+            "ServiceToken": "<BucketAdopterFunction.Arn>",
+            "BucketName": "my-artifact-bucket",
+        }
+        role = of_type(template, "AWS::IAM::Role")["BucketAdopterRole"]
+        s3_statements = [s for s in statements(role) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+        assert s3_statements == [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                "Resource": "arn:aws:s3:::my-artifact-bucket",
+            }
+        ]
+        assert template["Outputs"]["SourceBucket"] == "my-artifact-bucket"
+
+    def test_creating_the_bucket_needs_no_custom_resource(self) -> None:
+        resources = stack()["Resources"]
+
+        assert not [n for n, r in resources.items() if r["Type"].startswith("Custom::")]
+        assert "BucketAdopterFunction" not in resources
+
+
+class TestNoCloudTrail:
+    @pytest.mark.parametrize(
+        "parameters", [{}, ROUTED, {"CreateSourceBucket": "false"}, {"CreateExamplePipeline": "true"}]
+    )
+    def test_no_trail_and_no_cloudtrail_event_source(self, parameters: dict[str, str]) -> None:
+        template = stack(**parameters)
+        text = json.dumps(template)
+
+        assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::CloudTrail::")]
+        assert "aws.cloudtrail" not in text
+        assert "AWS API Call via CloudTrail" not in text
+
+
+class TestExamplePipeline:
+    def test_absent_by_default(self) -> None:
+        assert not of_type(stack(), "AWS::CodePipeline::Pipeline")
+
+    def test_s3_source_without_polling_then_extract_to_a_website_bucket(self) -> None:
+        template = stack(CreateExamplePipeline="true", OverrideObjectKey="true")
+        (pipeline,) = of_type(template, "AWS::CodePipeline::Pipeline").values()
+
+        assert pipeline["Name"] == "my-website-pipeline"
+        assert pipeline["PipelineType"] == "V2"
+        source, deploy = pipeline["Stages"]
+        (source_action,) = source["Actions"]
+        assert source_action["Name"] == "Source"
+        assert source_action["ActionTypeId"] == {"Category": "Source", "Owner": "AWS", "Provider": "S3", "Version": "1"}
+        assert source_action["Configuration"] == {
+            "S3Bucket": "my-artifact-bucket",
+            "S3ObjectKey": "my-website.zip",
+            "PollForSourceChanges": False,
+            "AllowOverrideForS3ObjectKey": "true",
+        }
+        (deploy_action,) = deploy["Actions"]
+        assert deploy_action["ActionTypeId"]["Provider"] == "S3"
+        assert deploy_action["Configuration"] == {"BucketName": "<ExampleWebsiteBucket>", "Extract": True}
+
+    def test_pipeline_role_reads_only_the_source_key(self) -> None:
+        role = of_type(stack(CreateExamplePipeline="true"), "AWS::IAM::Role")["ExamplePipelineRole"]
+        reads = [s for s in statements(role) if "s3:GetObjectVersion" in as_list(s["Action"])]
+
+        assert {s["Resource"] for s in reads} == {
+            "arn:aws:s3:::my-artifact-bucket/my-website.zip",
+            "<ExampleArtifactStore.Arn>/*",
+        }
+
+    def test_not_with_routes(self) -> None:
+        assert not of_type(stack(**ROUTED, CreateExamplePipeline="true"), "AWS::CodePipeline::Pipeline")
+
+
+class TestAlarms:
+    def test_alarms_cover_dead_letters_failures_malformed_and_errors(self) -> None:
+        alarms = of_type(stack(), "AWS::CloudWatch::Alarm")
+
+        assert set(alarms) == {
+            "DeadLettersWaitingAlarm",
+            "StartFailuresAlarm",
+            "MalformedEventsAlarm",
+            "FunctionErrorsAlarm",
+        }
+        queues = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            for m in alarms["DeadLettersWaitingAlarm"]["Metrics"]
+            if "MetricStat" in m
+        }
+        assert queues == {"<RuleDeadLetterQueue.QueueName>", "<FailedStartQueue.QueueName>"}
+        assert alarms["StartFailuresAlarm"]["MetricName"] == "PipelineStartFailures"
+        assert alarms["StartFailuresAlarm"]["Dimensions"] == [{"Name": "service", "Value": "s3-pipeline-trigger"}]
+        for alarm in alarms.values():
+            assert alarm["Threshold"] == 1
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            assert "AlarmActions" not in alarm
+
+    def test_an_email_adds_an_encrypted_topic_to_every_alarm(self) -> None:
+        template = stack(AlarmEmail="ops@example.com")
+        (topic,) = of_type(template, "AWS::SNS::Topic").values()
+
+        assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+        assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": "ops@example.com"}]
+        for alarm in of_type(template, "AWS::CloudWatch::Alarm").values():
+            assert alarm["AlarmActions"] == ["<AlarmTopic>"]
+
+    def test_dashboard_shows_the_functions_metrics_and_queues(self) -> None:
+        (dashboard,) = of_type(stack(), "AWS::CloudWatch::Dashboard").values()
+        body = json.loads(dashboard["DashboardBody"])
+        text = json.dumps(body)
+
+        for metric in (
+            "PipelineExecutionsStarted",
+            "PipelineStartFailures",
+            "EventsIgnored",
+            "EventsMalformed",
+            "Invocations",
+            "Errors",
+            "ApproximateNumberOfMessagesVisible",
+        ):
+            assert metric in text
+
+
+class TestBuiltArtifact:
+    BUILD = ROOT / ".aws-sam" / "build" / "TriggerFunction"
+
+    @pytest.fixture(autouse=True)
+    def _built(self) -> None:
+        if not (self.BUILD / "trigger_fn" / "handler.py").is_file():
+            pytest.skip("run `make build` first (make test does)")
+
+    def test_ships_the_function_and_powertools_but_not_the_runtimes_boto(self) -> None:
+        assert (self.BUILD / "trigger_fn" / "handler.py").is_file()
+        assert (self.BUILD / "aws_lambda_powertools").is_dir()
+        assert (self.BUILD / "aws_xray_sdk").is_dir()
+        assert not (self.BUILD / "boto3").exists()
+        assert not (self.BUILD / "botocore").exists()
+
+    def test_built_template_points_at_the_handler(self) -> None:
+        from samcli.yamlhelper import yaml_parse
+
+        built = yaml_parse((ROOT / ".aws-sam" / "build" / "template.yaml").read_text())
+        function = built["Resources"]["TriggerFunction"]["Properties"]
+        assert function["Handler"] == "trigger_fn.handler.lambda_handler"
+        assert function["CodeUri"] == "TriggerFunction"
+
+
+def test_unresolved_tokens_are_only_deploy_time_values() -> None:
+    # The resolver must leave only resource attributes unresolved, never a parameter.
+    for value in _strings(stack(**ROUTED)):
+        if isinstance(value, Unresolved):
+            assert value.startswith("<")
+            assert value.endswith(">")
+            name = value[1:-1].split(".")[0]
+            assert name in transformed()["Resources"] or name.startswith("AWS::"), value
+
+
+def _strings(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_the_transform_does_not_depend_on_parameter_values() -> None:
+    assert transformed() == transformed(**ROUTED, CreateSourceBucket="false", CreateExamplePipeline="true")
