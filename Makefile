@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv lint typecheck template build unit test demo demo-moto clean
+.PHONY: help venv lint typecheck template build unit test demo demo-moto invoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,8 +61,12 @@ build-TriggerFunction:
 	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 # The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
-test: lint typecheck build ## Everything CI runs: lint, types, sam build, all tests (template checks included)
+test: lint typecheck build ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
 	$(BIN)/pytest
+
+EVENT ?= events/put-object.json
+invoke: venv ## Run the handler on one sample event in-process (DRY_RUN from events/env.json): make invoke EVENT=...
+	@PYTHONPATH=src $(BIN)/python -m scripts.invoke $(EVENT)
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m scripts.demo_moto
@@ -96,5 +100,26 @@ start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id]
 	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name]))
 	PYTHONPATH=src $(BIN)/python -m scripts.start_pipeline --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(if $(STACK),--stack-name "$(STACK)")
 
+.PHONY: redrive security
+
+# Reads both dead-letter queues of the deployed stack (samconfig's stack, or ARGS=--stack-name NAME); nothing changes
+# without --apply, which re-invokes the function on each event and deletes only the messages it handled.
+redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes the function and deletes handled ones
+	$(BIN)/python -m scripts.redrive $(ARGS)
+
+# checkov pins many packages of its own (boto3, botocore, ...): a venv of its own, remade when the pin changes.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install Python 3.13 (pyenv install 3.13) and run make again."; exit 1; }
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	@touch $@
+
+security: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## checkov on template.yaml; each skip and its reason: .checkov.yaml
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
 clean: ## Remove build output and the venv
-	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam $(VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,12 @@ def lambda_handler(event: Any, context: LambdaContext, starter: PipelineStarter 
 
 
 def handle_event(
-    event: Any, settings: Settings, starter: PipelineStarter | None = None, remaining_s: Any = None
+    event: Any,
+    settings: Settings,
+    starter: PipelineStarter | None = None,
+    remaining_s: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
+    """Decide, act and report for one event; raises when the event must be kept for a retry or the DLQ."""
     try:
         decision = decide(event, settings)
     except MalformedEventError as error:
@@ -46,7 +51,9 @@ def handle_event(
     return _start(decision, settings, starter, remaining_s)
 
 
-def _start(decision: Start, settings: Settings, starter: PipelineStarter | None, remaining_s: Any) -> dict[str, Any]:
+def _start(
+    decision: Start, settings: Settings, starter: PipelineStarter | None, remaining_s: Callable[[], float] | None
+) -> dict[str, Any]:
     upload = decision.upload
     logger.append_keys(bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
     if not decision.pinned:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 
@@ -14,30 +13,57 @@ class Route:
     pipeline: str
     source_action: str = "Source"
     override_key: bool = False
-    # Pipeline variable name -> upload fact ("key", "version", "etag", "size", "reason", "bucket").
+    # Pipeline variable name -> upload fact ("key", "version", "etag", "size", "reason", "bucket", "sequencer").
     variables: tuple[tuple[str, str], ...] = ()
-    _matcher: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _pattern: Wildcard = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_matcher", compile_wildcard(self.key))
+        object.__setattr__(self, "_pattern", Wildcard.parse(self.key))
 
     def matches(self, key: str) -> bool:
-        return self._matcher.fullmatch(key) is not None
+        return self._pattern.matches(key)
 
 
-def compile_wildcard(pattern: str) -> re.Pattern[str]:
-    """EventBridge `wildcard`: `*` is any run of characters (slashes too); `\\*` and `\\\\` are literal."""
-    parts: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern) and pattern[index + 1] in "*\\":
-            parts.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        parts.append(".*" if char == "*" else re.escape(char))
-        index += 1
-    return re.compile("".join(parts), re.DOTALL)
+@dataclass(frozen=True)
+class Wildcard:
+    """EventBridge `wildcard`: `*` is any run of characters (slashes too); `\\*` and `\\\\` are literal.
+
+    Matched by finding the literal pieces in order, not by a regular expression, so a pattern with
+    many stars costs at most len(key) x len(pattern) and never backtracks exponentially.
+    """
+
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, pattern: str) -> Wildcard:
+        pieces = [""]
+        index = 0
+        while index < len(pattern):
+            char = pattern[index]
+            if char == "\\" and index + 1 < len(pattern) and pattern[index + 1] in "*\\":
+                pieces[-1] += pattern[index + 1]
+                index += 2
+                continue
+            if char == "*":
+                pieces.append("")
+            else:
+                pieces[-1] += char
+            index += 1
+        return cls(tuple(pieces))
+
+    def matches(self, key: str) -> bool:
+        if len(self.pieces) == 1:
+            return key == self.pieces[0]
+        first, *middle, last = self.pieces
+        if len(key) < len(first) + len(last) or not key.startswith(first) or not key.endswith(last):
+            return False
+        position, end = len(first), len(key) - len(last)
+        for piece in middle:
+            found = key.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
 
 
 def matching_routes(routes: tuple[Route, ...], key: str) -> tuple[Route, ...]:

@@ -50,15 +50,16 @@ class S3ObjectCreated:
 def read_envelope(event: Any) -> EventEnvelope:
     if not isinstance(event, dict):
         raise MalformedEventError("event", f"must be a JSON object, got {_type_name(event)}")
+    # Only source and detail-type must be readable here: anything else is checked once the event is known to be ours.
     detail = event.get("detail")
-    bucket: str | None = None
-    if isinstance(detail, dict) and isinstance(detail.get("bucket"), dict):
-        bucket = _optional_str(detail["bucket"], "name", "detail.bucket.name")
+    bucket = detail.get("bucket") if isinstance(detail, dict) else None
+    name = bucket.get("name") if isinstance(bucket, dict) else None
+    event_id = event.get("id")
     return EventEnvelope(
-        event_id=_optional_str(event, "id", "id") or "",
+        event_id=event_id if isinstance(event_id, str) else "",
         source=_required_str(event, "source", "source"),
         detail_type=_required_str(event, "detail-type", "detail-type"),
-        bucket=bucket,
+        bucket=name if isinstance(name, str) else None,
     )
 
 
@@ -68,11 +69,7 @@ def read_object_created(event: dict[str, Any]) -> S3ObjectCreated:
     bucket = _required_dict(detail, "bucket", "detail.bucket")
     obj = _required_dict(detail, "object", "detail.object")
     key = _required_str(obj, "key", "detail.object.key")
-    try:
-        key_bytes = len(key.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise MalformedEventError("detail.object.key", "is not valid UTF-8 text") from None
-    if key_bytes > MAX_KEY_BYTES:
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise MalformedEventError("detail.object.key", f"is longer than {MAX_KEY_BYTES} bytes of UTF-8")
     version_id = _optional_str(obj, "version-id", "detail.object.version-id")
     if version_id is not None and len(version_id) > MAX_VERSION_ID_CHARS:
@@ -103,7 +100,7 @@ def _required_str(parent: dict[str, Any], name: str, path: str) -> str:
     value = parent.get(name)
     if not isinstance(value, str) or not value:
         raise MalformedEventError(path, f"must be a non-empty string, got {_type_name(value)}")
-    return value
+    return _utf8(value, path)
 
 
 def _optional_str(parent: dict[str, Any], name: str, path: str) -> str | None:
@@ -112,6 +109,15 @@ def _optional_str(parent: dict[str, Any], name: str, path: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise MalformedEventError(path, f"must be a non-empty string when present, got {_type_name(value)}")
+    return _utf8(value, path)
+
+
+def _utf8(value: str, path: str) -> str:
+    # JSON escapes can carry lone surrogates; they would fail later, when the token is hashed or the request sent.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedEventError(path, "is not valid UTF-8 text") from None
     return value
 
 

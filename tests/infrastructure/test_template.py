@@ -277,7 +277,9 @@ class TestSourceBucket:
         assert adopt["Type"] == "Custom::S3EventBridgeNotifications"
         assert adopt["Properties"] == {
             "ServiceToken": "<BucketAdopterFunction.Arn>",
+            "ServiceTimeout": 300,
             "BucketName": "my-artifact-bucket",
+            "ExpectedBucketOwner": "123456789012",
         }
         role = of_type(template, "AWS::IAM::Role")["BucketAdopterRole"]
         s3_statements = [s for s in statements(role) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
@@ -352,17 +354,18 @@ class TestAlarms:
         alarms = of_type(stack(), "AWS::CloudWatch::Alarm")
 
         assert set(alarms) == {
-            "DeadLettersWaitingAlarm",
+            "RuleDeadLettersAlarm",
+            "FailedStartsWaitingAlarm",
             "StartFailuresAlarm",
             "MalformedEventsAlarm",
             "FunctionErrorsAlarm",
         }
-        queues = {
-            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
-            for m in alarms["DeadLettersWaitingAlarm"]["Metrics"]
-            if "MetricStat" in m
-        }
-        assert queues == {"<RuleDeadLetterQueue.QueueName>", "<FailedStartQueue.QueueName>"}
+        for name, queue in (
+            ("RuleDeadLettersAlarm", "RuleDeadLetterQueue"),
+            ("FailedStartsWaitingAlarm", "FailedStartQueue"),
+        ):
+            assert alarms[name]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            assert alarms[name]["Dimensions"] == [{"Name": "QueueName", "Value": f"<{queue}.QueueName>"}]
         assert alarms["StartFailuresAlarm"]["MetricName"] == "PipelineStartFailures"
         assert alarms["StartFailuresAlarm"]["Dimensions"] == [{"Name": "service", "Value": "s3-pipeline-trigger"}]
         for alarm in alarms.values():

@@ -52,3 +52,28 @@ def test_matching_routes_keeps_every_match_in_order() -> None:
     assert matching_routes((site, audit, api), "site/v1.zip") == (site, audit)
     assert matching_routes((site, audit, api), "api/release.zip") == (audit, api)
     assert matching_routes((site, audit, api), "notes.txt") == ()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "expected"),
+    [
+        ("a*a", "a", False),
+        ("a*a", "aa", True),
+        ("*ab*ab*", "xabyab", True),
+        ("*ab*ab*", "xaby", False),
+        ("**", "", True),
+        ("*", "", True),
+        ("x**y", "xy", True),
+        ("*.zip*.zip", "a.zip", False),
+    ],
+)
+def test_overlapping_pieces_are_not_double_counted(pattern: str, key: str, expected: bool) -> None:
+    assert Route(key=pattern, pipeline="p").matches(key) is expected
+
+
+def test_many_stars_against_a_long_key_stay_cheap() -> None:
+    # A regex would backtrack through ~n^k states here; piece-by-piece search is linear per piece.
+    route = Route(key="*a" * 30 + "*b", pipeline="p")
+
+    assert route.matches("a" * 1000) is False
+    assert route.matches("a" * 999 + "b") is True

@@ -1,0 +1,242 @@
+"""Start the pipeline on one S3 object now, with exactly the request the deployed function would send.
+
+The routes come from the deployed function's own environment (Lambda GetFunctionConfiguration), the
+revisions and the idempotency token from the function's own code (trigger_fn.decisions). So a manual
+start of a version the function already started repeats its clientRequestToken, which CodePipeline
+uses to recognise a repeated request.
+
+    make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name]
+    PYTHONPATH=src python -m scripts.start_pipeline --key my-website.zip [--version V] [--stack-name S]
+        [--function-name F] [--region R] [--dry-run]
+
+Without a version, the object's newest version is used (S3 HeadObject). AWS_ENDPOINT_URL (and the
+per-service AWS_ENDPOINT_URL_<SERVICE>) point every call at a local emulator instead of AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trigger_fn.decisions import StartRequest, start_request
+from trigger_fn.pipeline_client import PipelineStarter, StartFailed
+from trigger_fn.routing import matching_routes
+from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
+from trigger_fn.settings import Settings, SettingsError, load_settings
+
+_SAMCONFIG = Path(__file__).resolve().parent.parent / "samconfig.toml"
+FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
+_CODEPIPELINE_ENDPOINT = "AWS_ENDPOINT_URL_CODEPIPELINE"
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_CANNOT_START = 2
+
+
+class CannotStart(Exception):
+    """Nothing was sent: the stack, the function's settings or the object say why."""
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    name: str
+    environment: dict[str, str]
+
+
+def default_stack_name(samconfig: Path = _SAMCONFIG) -> str | None:
+    return _samconfig_global(samconfig).get("stack_name")
+
+
+def default_region(samconfig: Path = _SAMCONFIG) -> str | None:
+    return _samconfig_global(samconfig).get("region")
+
+
+def function_name_from_stack(cloudformation: Any, stack_name: str) -> str:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        raise CannotStart(f"stack {stack_name!r}: {_error_text(error)}") from error
+    outputs: dict[str, str] = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    if FUNCTION_NAME_OUTPUT not in outputs:
+        raise CannotStart(f"stack {stack_name!r} has no output {FUNCTION_NAME_OUTPUT}; is it this project's stack?")
+    return outputs[FUNCTION_NAME_OUTPUT]
+
+
+def deployed_function(lambda_client: Any, function_name: str) -> DeployedFunction:
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+    except ClientError as error:
+        raise CannotStart(f"function {function_name!r}: {_error_text(error)}") from error
+    environment = configuration.get("Environment", {}).get("Variables", {})
+    return DeployedFunction(name=function_name, environment=dict(environment))
+
+
+def settings_of(function: DeployedFunction) -> Settings:
+    try:
+        return load_settings(function.environment)
+    except SettingsError as error:
+        raise CannotStart(f"function {function.name!r} has invalid settings: {error}") from error
+
+
+def object_upload(s3: Any, bucket: str, key: str, version_id: str | None) -> S3ObjectCreated:
+    """The object version as the function would have seen it in its `Object Created` event."""
+    params = {"Bucket": bucket, "Key": key}
+    if version_id is not None:
+        params["VersionId"] = version_id
+    try:
+        head = s3.head_object(**params)
+    except ClientError as error:
+        raise CannotStart(_head_object_problem(error, bucket, key, version_id)) from error
+    found_version = head.get("VersionId")
+    etag = head.get("ETag", "").strip('"') or None
+    last_modified = head.get("LastModified")
+    return S3ObjectCreated(
+        # Only an unversioned object's token uses it: the same content at the same time, the same token.
+        event_id=f"manual-start:{etag}:{last_modified.isoformat() if last_modified else ''}",
+        bucket=bucket,
+        key=key,
+        version_id=None if found_version in (None, NULL_VERSION_ID) else found_version,
+        etag=etag,
+        size=head.get("ContentLength"),
+        sequencer=None,
+        # Not an S3 event: a route's `reason` variable is left out rather than made up.
+        reason=None,
+    )
+
+
+def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
+    """The requests the function would send for this object: its routes, its revisions, its tokens."""
+    routes = matching_routes(settings.routes, upload.key)
+    if not routes:
+        patterns = ", ".join(sorted({route.key for route in settings.routes}))
+        raise CannotStart(f"key {upload.key!r} matches no route of the function (routes: {patterns})")
+    return tuple(start_request(route, upload) for route in routes)
+
+
+def codepipeline_endpoint(own_environment: Mapping[str, str], function: DeployedFunction) -> str | None:
+    """Yours if set, else the function's: on the local emulators the function's points at moto's server."""
+    return own_environment.get(_CODEPIPELINE_ENDPOINT) or function.environment.get(_CODEPIPELINE_ENDPOINT) or None
+
+
+def run(
+    args: argparse.Namespace,
+    session: Any,
+    *,
+    codepipeline: Any = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    try:
+        function_name = args.function_name or function_name_from_stack(
+            session.client("cloudformation"), args.stack_name
+        )
+        function = deployed_function(session.client("lambda"), function_name)
+        settings = settings_of(function)
+        upload = object_upload(session.client("s3"), settings.source_bucket, args.key, args.version)
+        requests = start_requests(settings, upload)
+    except (ClientError, BotoCoreError) as error:
+        print(f"Cannot start: {error}", file=err)
+        return EXIT_CANNOT_START
+    except CannotStart as problem:
+        print(f"Cannot start: {problem}", file=err)
+        return EXIT_CANNOT_START
+
+    if upload.version_id is None:
+        print(f"s3://{upload.bucket}/{upload.key} has no version id: the pipeline reads the newest object.", file=err)
+    dry_run = args.dry_run or settings.dry_run
+    if settings.dry_run and not args.dry_run:
+        print(f"Function {function.name} runs with DRY_RUN=true: not sending, as it would not.", file=err)
+    if codepipeline is None and not dry_run:
+        endpoint = codepipeline_endpoint(environ, function)
+        if endpoint and not environ.get(_CODEPIPELINE_ENDPOINT):
+            print(f"CodePipeline endpoint {endpoint} (from the function's environment)", file=err)
+        codepipeline = session.client(
+            "codepipeline",
+            endpoint_url=endpoint,
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20),
+        )
+
+    failed = False
+    for request in requests:
+        print(f"StartPipelineExecution for pipeline {request.pipeline}:", file=out)
+        print(json.dumps(request.as_api_params(), indent=2), file=out)
+        if dry_run:
+            print("Dry run: not sent.", file=out)
+            continue
+        try:
+            execution_id = PipelineStarter(codepipeline).start(request)
+        except StartFailed as failure:
+            print(f"Not started: {failure}", file=err)
+            failed = True
+            continue
+        print(f"pipelineExecutionId: {execution_id}", file=out)
+    return EXIT_START_FAILED if failed else EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="make start",
+        description="Start the pipeline on one S3 object now, exactly as the deployed trigger function would.",
+    )
+    parser.add_argument("--key", required=True, help="object key in the stack's source bucket")
+    parser.add_argument("--version", default=None, help="S3 version id (default: the newest version)")
+    parser.add_argument(
+        "--stack-name",
+        default=default_stack_name(),
+        help="stack whose TriggerFunctionName output names the function (default: samconfig.toml's stack_name)",
+    )
+    parser.add_argument("--function-name", default=None, help="read the settings of this function instead")
+    parser.add_argument("--region", default=None, help="default: AWS_REGION / AWS_DEFAULT_REGION, else samconfig")
+    parser.add_argument("--dry-run", action="store_true", help="print the request without sending it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.function_name and not args.stack_name:
+        print("Cannot start: no --stack-name and no stack_name in samconfig.toml", file=sys.stderr)
+        return EXIT_CANNOT_START
+    # An empty VERSION= from make means "the newest".
+    args.version = args.version or None
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or default_region()
+    return run(args, boto3.Session(region_name=region))
+
+
+def _samconfig_global(samconfig: Path) -> dict[str, Any]:
+    if not samconfig.is_file():
+        return {}
+    with samconfig.open("rb") as file:
+        config = tomllib.load(file)
+    parameters: dict[str, Any] = config.get("default", {}).get("global", {}).get("parameters", {})
+    return parameters
+
+
+def _head_object_problem(error: ClientError, bucket: str, key: str, version_id: str | None) -> str:
+    where = f"s3://{bucket}/{key}" + (f" version {version_id}" if version_id else "")
+    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if headers.get("x-amz-delete-marker") == "true":
+        return f"{where} is deleted (its newest version is a delete marker); pass VERSION= to start an older one"
+    if str(error.response.get("Error", {}).get("Code")) in _NOT_FOUND_CODES:
+        return f"{where} does not exist"
+    return f"{where}: {_error_text(error)}"
+
+
+def _error_text(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

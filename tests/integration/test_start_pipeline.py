@@ -1,0 +1,357 @@
+"""`make start`: the deployed function's settings read from moto, the exact request recorded and compared
+with what the function's own decision code makes of the matching S3 event."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+from scripts import start_pipeline
+from scripts.example_pipeline import create_s3_source_pipeline
+
+from conftest import load_event
+from trigger_fn.decisions import Start, decide, request_token
+from trigger_fn.s3_event import S3ObjectCreated
+from trigger_fn.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-west-1"
+BUCKET = "my-artifact-bucket"
+KEY = "my-website.zip"
+PIPELINE = "my-website-pipeline"
+STACK = "s3-pipeline-trigger"
+FUNCTION = "s3-pipeline-trigger-TriggerFunction-Q1w2E3r4"
+# The trigger function's environment as the template sets it.
+FUNCTION_ENV = {
+    "SOURCE_BUCKET": BUCKET,
+    "OBJECT_KEY": KEY,
+    "PIPELINE_NAME": PIPELINE,
+    "SOURCE_ACTION_NAME": "Source",
+    "OVERRIDE_OBJECT_KEY": "false",
+    "DRY_RUN": "false",
+    "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
+}
+
+
+class RecordingCodePipeline:
+    """moto's CodePipeline, with every StartPipelineExecution request kept as sent."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.requests: list[dict[str, Any]] = []
+
+    def start_pipeline_execution(self, **params: Any) -> Any:
+        self.requests.append(copy.deepcopy(params))
+        return self.client.start_pipeline_execution(**params)
+
+
+@dataclass
+class Deployed:
+    session: boto3.Session
+    s3: Any
+    codepipeline: RecordingCodePipeline
+    versions: list[str]
+
+
+def deploy(session: boto3.Session, environment: dict[str, str], *, versioned: bool = True) -> list[str]:
+    """What `sam deploy` leaves behind, as far as `make start` reads it: stack output, function, bucket, pipeline."""
+    s3 = session.client("s3")
+    iam = session.client("iam")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if versioned:
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    versions = [s3.put_object(Bucket=BUCKET, Key=KEY, Body=body).get("VersionId") for body in (b"v1", b"v2")]
+    create_s3_source_pipeline(
+        codepipeline=session.client("codepipeline"), iam=iam, s3=s3, name=PIPELINE, source_bucket=BUCKET, object_key=KEY
+    )
+    role = iam.create_role(RoleName="trigger-role", AssumeRolePolicyDocument=json.dumps({}))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("trigger_fn/handler.py", "def lambda_handler(event, context):\n    return None\n")
+    # Created, never invoked: moto needs no Docker for that.
+    session.client("lambda").create_function(
+        FunctionName=FUNCTION,
+        Runtime="python3.13",
+        Role=role,
+        Handler="trigger_fn.handler.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": environment},
+    )
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"TriggerFunctionName": {"Value": FUNCTION}},
+    }
+    session.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    return [version for version in versions if version]
+
+
+@pytest.fixture
+def deployed(request: pytest.FixtureRequest) -> Iterator[Deployed]:
+    environment = {**FUNCTION_ENV, **getattr(request, "param", {})}
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        versions = deploy(session, environment)
+        yield Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), versions)
+
+
+def args(key: str = KEY, version: str | None = None, *, dry_run: bool = False, **more: Any) -> argparse.Namespace:
+    defaults = {"stack_name": STACK, "function_name": None, "region": REGION}
+    return argparse.Namespace(key=key, version=version, dry_run=dry_run, **{**defaults, **more})
+
+
+def start(deployed: Deployed, arguments: argparse.Namespace) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = start_pipeline.run(
+        arguments, deployed.session, codepipeline=deployed.codepipeline, environ={}, out=out, err=err
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def functions_own_requests(environment: dict[str, str], key: str, version_id: str) -> list[dict[str, Any]]:
+    """What the deployed function's decision code sends for the S3 event of this object version."""
+    event = load_event("put-object.json")
+    event["detail"]["object"].update({"key": key, "version-id": version_id})
+    decision = decide(event, load_settings(environment))
+    assert isinstance(decision, Start)
+    return [request.as_api_params() for request in decision.requests]
+
+
+def test_starts_the_newest_version_with_the_functions_exact_request(deployed: Deployed) -> None:
+    newest = deployed.versions[-1]
+
+    code, out, err = start(deployed, args())
+
+    assert code == start_pipeline.EXIT_OK, err
+    [sent] = deployed.codepipeline.requests
+    assert [sent] == functions_own_requests(FUNCTION_ENV, KEY, newest)
+    assert sent["sourceRevisions"] == [
+        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": newest}
+    ]
+    upload = S3ObjectCreated("any-event", BUCKET, KEY, newest, None, None, None, None)
+    assert sent["clientRequestToken"] == request_token(PIPELINE, upload)
+    # The execution id printed is one moto started.
+    execution_id = out.split("pipelineExecutionId: ")[1].strip()
+    execution = deployed.session.client("codepipeline").get_pipeline_execution(
+        pipelineName=PIPELINE, pipelineExecutionId=execution_id
+    )
+    assert execution["pipelineExecution"]["pipelineExecutionId"] == execution_id
+    assert json.dumps(sent, indent=2) in out
+
+
+def test_a_given_version_is_pinned(deployed: Deployed) -> None:
+    oldest = deployed.versions[0]
+
+    code, _, err = start(deployed, args(version=oldest))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert deployed.codepipeline.requests == functions_own_requests(FUNCTION_ENV, KEY, oldest)
+
+
+def test_dry_run_prints_the_request_and_sends_nothing(deployed: Deployed) -> None:
+    code, out, err = start(deployed, args(dry_run=True))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert deployed.codepipeline.requests == []
+    [expected] = functions_own_requests(FUNCTION_ENV, KEY, deployed.versions[-1])
+    assert json.dumps(expected, indent=2) in out
+    assert "Dry run: not sent." in out
+
+
+@pytest.mark.parametrize("deployed", [{"DRY_RUN": "true"}], indirect=True, ids=["function-dry-run"])
+def test_a_function_in_dry_run_mode_makes_the_manual_start_a_dry_run_too(deployed: Deployed) -> None:
+    code, _, err = start(deployed, args())
+
+    assert code == start_pipeline.EXIT_OK
+    assert deployed.codepipeline.requests == []
+    assert "DRY_RUN=true" in err
+
+
+ROUTES = [
+    {"key": "*.zip", "pipeline": PIPELINE, "overrideKey": True, "variables": {"ARTIFACT_VERSION": "version"}},
+    {"key": "my-*", "pipeline": "audit", "sourceAction": "Fetch"},
+    {"key": "docs/*", "pipeline": "docs"},
+]
+
+
+@pytest.mark.parametrize("deployed", [{"ROUTES": json.dumps(ROUTES)}], indirect=True, ids=["routes"])
+def test_every_matching_route_gets_the_functions_request(deployed: Deployed) -> None:
+    create_s3_source_pipeline(
+        codepipeline=deployed.session.client("codepipeline"),
+        iam=deployed.session.client("iam"),
+        s3=deployed.s3,
+        name="audit",
+        source_bucket=BUCKET,
+        object_key=KEY,
+        source_action="Fetch",
+    )
+
+    code, _, err = start(deployed, args())
+
+    assert code == start_pipeline.EXIT_OK, err
+    expected = functions_own_requests({**FUNCTION_ENV, "ROUTES": json.dumps(ROUTES)}, KEY, deployed.versions[-1])
+    assert deployed.codepipeline.requests == expected
+    assert [request["name"] for request in expected] == [PIPELINE, "audit"]
+
+
+def test_a_key_no_route_matches_starts_nothing(deployed: Deployed) -> None:
+    deployed.s3.put_object(Bucket=BUCKET, Key="notes.txt", Body=b"x")
+
+    code, _, err = start(deployed, args(key="notes.txt"))
+
+    assert code == start_pipeline.EXIT_CANNOT_START
+    assert "key 'notes.txt' matches no route of the function (routes: my-website.zip)" in err
+    assert deployed.codepipeline.requests == []
+
+
+def test_a_missing_object_or_version_starts_nothing(deployed: Deployed) -> None:
+    code, _, err = start(deployed, args(version="no-such-version"))
+    assert code == start_pipeline.EXIT_CANNOT_START
+    assert f"s3://{BUCKET}/{KEY} version no-such-version does not exist" in err
+
+    deployed.s3.delete_object(Bucket=BUCKET, Key=KEY)
+    code, _, err = start(deployed, args())
+    assert code == start_pipeline.EXIT_CANNOT_START
+    assert "is deleted (its newest version is a delete marker); pass VERSION=" in err
+
+    assert deployed.codepipeline.requests == []
+
+
+def test_a_stack_without_the_function_output_is_refused(deployed: Deployed) -> None:
+    deployed.session.client("cloudformation").create_stack(
+        StackName="someone-elses-stack", TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    )
+
+    code, _, err = start(deployed, args(stack_name="someone-elses-stack"))
+
+    assert code == start_pipeline.EXIT_CANNOT_START
+    assert "has no output TriggerFunctionName" in err
+
+
+def test_a_function_name_skips_the_stack(deployed: Deployed) -> None:
+    code, _, err = start(deployed, args(stack_name="no-such-stack", function_name=FUNCTION))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert len(deployed.codepipeline.requests) == 1
+
+
+def test_an_unversioned_object_starts_unpinned_with_a_repeatable_token() -> None:
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        deploy(session, FUNCTION_ENV, versioned=False)
+        deployed = Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), [])
+
+        first = start(deployed, args())
+        second = start(deployed, args())
+
+    assert first[0] == second[0] == start_pipeline.EXIT_OK
+    assert "has no version id" in first[2]
+    once, again = deployed.codepipeline.requests
+    assert once["sourceRevisions"] == []
+    assert once["clientRequestToken"] == again["clientRequestToken"]
+
+
+def test_the_functions_codepipeline_endpoint_is_used_unless_yours_is_set() -> None:
+    function = start_pipeline.DeployedFunction("f", {"AWS_ENDPOINT_URL_CODEPIPELINE": "http://127.0.0.1:5001"})
+
+    assert start_pipeline.codepipeline_endpoint({}, function) == "http://127.0.0.1:5001"
+    assert (
+        start_pipeline.codepipeline_endpoint({"AWS_ENDPOINT_URL_CODEPIPELINE": "http://127.0.0.1:6000"}, function)
+        == "http://127.0.0.1:6000"
+    )
+    assert start_pipeline.codepipeline_endpoint({}, start_pipeline.DeployedFunction("f", {})) is None
+
+
+def test_samconfig_gives_the_default_stack_and_region() -> None:
+    assert start_pipeline.default_stack_name() == "s3-pipeline-trigger"
+    assert start_pipeline.default_region() == "eu-west-1"
+
+
+# ---------- the command line, against moto's server through AWS_ENDPOINT_URL ----------
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_the_command_line_honours_aws_endpoint_url(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+    # boto3 reads AWS_ENDPOINT_URL when a client is made: the "deployment" below lands in moto's server.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    session = boto3.Session(region_name=REGION, **credentials)
+    versions = deploy(session, FUNCTION_ENV)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment.update(
+        {name.upper(): value for name, value in credentials.items()},
+        AWS_ENDPOINT_URL=moto_server,
+        AWS_DEFAULT_REGION=REGION,
+        PYTHONPATH="src",
+    )
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "scripts.start_pipeline", "--key", KEY, "--stack-name", STACK],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    execution_id = finished.stdout.split("pipelineExecutionId: ")[1].strip()
+    execution = session.client("codepipeline").get_pipeline_execution(
+        pipelineName=PIPELINE, pipelineExecutionId=execution_id
+    )
+    assert execution["pipelineExecution"]["pipelineExecutionId"] == execution_id
+    assert f'"revisionValue": "{versions[-1]}"' in finished.stdout
+
+
+def test_make_start_passes_key_version_and_stack() -> None:
+    finished = subprocess.run(
+        ["make", "-n", "start", "KEY=releases/my site.zip", "VERSION=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "STACK=prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert (
+        '-m scripts.start_pipeline --key "releases/my site.zip" --version "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" '
+        '--stack-name "prod"' in finished.stdout
+    )
+
+
+def test_make_start_without_key_says_how_to_use_it() -> None:
+    # -n: make stops on the usage error while expanding the recipe, before anything would run.
+    finished = subprocess.run(
+        ["make", "-n", "start"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert finished.returncode != 0
+    assert "usage: make start KEY=" in finished.stdout + finished.stderr
