@@ -61,7 +61,7 @@ build-TriggerFunction:
 	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 # The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
-test: lint typecheck build ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
+test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
 	$(BIN)/pytest
 
 EVENT ?= events/put-object.json
@@ -122,4 +122,4 @@ security: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## checkov on template.y
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 clean: ## Remove build output and the venv
-	rm -rf .aws-sam $(VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf .aws-sam $(VENV) $(MINISTACK_VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local

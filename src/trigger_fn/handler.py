@@ -93,7 +93,8 @@ def _start(
         _count("PipelineExecutionsStarted", request.pipeline)
     if failures:
         # The whole event is retried; pipelines already started repeat their token and start nothing new.
-        raise failures[0]
+        # A permanent failure is named first: it is the one a person must fix before a redrive.
+        raise next((failure for failure in failures if not failure.transient), failures[0])
     result: dict[str, Any] = {"status": "started", "versionPinned": decision.pinned, "executions": executions}
     if len(executions) == 1:
         result.update(executions[0])

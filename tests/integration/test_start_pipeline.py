@@ -4,7 +4,6 @@ with what the function's own decision code makes of the matching S3 event."""
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import json
 import os
@@ -24,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from scripts import start_pipeline
 from scripts.example_pipeline import create_s3_source_pipeline
 
-from conftest import load_event
+from conftest import RecordingCodePipeline, load_event
 from trigger_fn.decisions import Start, decide, request_token
 from trigger_fn.s3_event import S3ObjectCreated
 from trigger_fn.settings import load_settings
@@ -46,18 +45,6 @@ FUNCTION_ENV = {
     "DRY_RUN": "false",
     "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
 }
-
-
-class RecordingCodePipeline:
-    """moto's CodePipeline, with every StartPipelineExecution request kept as sent."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.requests: list[dict[str, Any]] = []
-
-    def start_pipeline_execution(self, **params: Any) -> Any:
-        self.requests.append(copy.deepcopy(params))
-        return self.client.start_pipeline_execution(**params)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`make redrive`: both dead-letter shapes read, the function re-invoked synchronously, only handled messages deleted."""
+"""`make redrive`: both dead-letter shapes read, the function invoked synchronously, only handled messages deleted."""
 
 from __future__ import annotations
 
@@ -54,7 +54,10 @@ def _rule_attributes(code: str = "SDK_CLIENT_ERROR") -> dict[str, Any]:
     # EventBridge adds these to every message it dead-letters (EventBridge user guide, "dead-letter queues").
     return {
         "RULE_ARN": {"DataType": "String", "StringValue": RULE_ARN},
-        "TARGET_ARN": {"DataType": "String", "StringValue": f"arn:aws:lambda:eu-west-1:123456789012:function:{FUNCTION}"},
+        "TARGET_ARN": {
+            "DataType": "String",
+            "StringValue": f"arn:aws:lambda:eu-west-1:123456789012:function:{FUNCTION}",
+        },
         "ERROR_CODE": {"DataType": "String", "StringValue": code},
         "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Lambda returned 429 Rate Exceeded"},
         "EXHAUSTED_RETRY_CONDITION": {"DataType": "String", "StringValue": "MaximumRetryAttempts"},
@@ -176,7 +179,13 @@ def test_apply_deletes_only_what_the_function_handled(sqs: Any, queues: list[Que
     report = _run(sqs, queues, invoker, apply=True)
 
     # THEN each event was sent once, unchanged, to the function
-    assert sorted(event["id"] for _, event in invoker.calls) == ["dry-1", "fails-1", "fails-2", "ignored-1", "started-1"]
+    assert sorted(event["id"] for _, event in invoker.calls) == [
+        "dry-1",
+        "fails-1",
+        "fails-2",
+        "ignored-1",
+        "started-1",
+    ]
     assert {name for name, _ in invoker.calls} == {FUNCTION}
     assert next(event for _, event in invoker.calls if event["id"] == "started-1") == _event("started-1")
     # AND only the started and ignored ones are gone; failures, dry runs and the unknown message stay
@@ -242,7 +251,16 @@ def test_the_table_shows_one_line_per_message(sqs: Any, queues: list[QueueSource
         # A function error wins even if the payload looks like success.
         (InvokeResult("Unhandled", {"status": "started"}), False),
     ],
-    ids=["started", "ignored", "function-error", "dry-run", "unknown-status", "no-payload", "text-payload", "error-wins"],
+    ids=[
+        "started",
+        "ignored",
+        "function-error",
+        "dry-run",
+        "unknown-status",
+        "no-payload",
+        "text-payload",
+        "error-wins",
+    ],
 )
 def test_only_started_and_ignored_count_as_handled(result: InvokeResult, handled: bool) -> None:
     assert redrive.judge(result)[0] is handled
