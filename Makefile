@@ -42,7 +42,7 @@ build: venv ## sam build (python3.13, arm64)
 
 .PHONY: bench build-TriggerFunction
 
-bench: build ## Cold start, warm cost, size and memory of the built function against a bare boto3 handler
+bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->start of the built function vs bare boto3
 	$(BIN)/python bench/run.py
 
 # `sam build` runs this in a copy of src/ with ARTIFACTS_DIR set (TriggerFunction's Metadata: BuildMethod makefile).

@@ -71,9 +71,12 @@ def _reset_metrics() -> Iterator[None]:
 
     Metrics().clear_metrics()
     Metrics().clear_default_dimensions()
+    from aws_lambda_powertools.logging import logger as logger_module
     from aws_lambda_powertools.metrics.provider import cold_start
 
+    # Each test is a fresh execution environment as far as the cold-start flags go.
     cold_start.is_cold_start = True
+    logger_module.is_cold_start = True
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
