@@ -40,7 +40,7 @@ template: venv ## cfn-lint and sam validate --lint
 build: venv ## sam build (python3.13, arm64)
 	$(BIN)/sam build
 
-.PHONY: bench build-TriggerFunction
+.PHONY: bench build-TriggerFunction build-BucketAdopterFunction
 
 bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->start of the built function vs bare boto3
 	$(BIN)/python bench/run.py
@@ -61,6 +61,14 @@ build-TriggerFunction:
 	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 # The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
+# The custom resource needs only Powertools' Logger and data classes: the same lean build, nothing else.
+build-BucketAdopterFunction:
+	$(PYTHON313) -m pip install --quiet --disable-pip-version-check --no-deps $(FUNCTION_PLATFORM) \
+		--target "$(ARTIFACTS_DIR)" -r requirements.txt typing-extensions==4.16.0
+	cp -R bucket_adopter "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+
 test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
 	$(BIN)/pytest
 

@@ -1,0 +1,82 @@
+"""The README is true: what it shows a command printing is what the command prints, and what it names exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def _invoke(event_file: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"SOURCE_BUCKET", "OBJECT_KEY", "PIPELINE_NAME", "DRY_RUN"}}
+    env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.invoke", event_file],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def test_make_invoke_prints_the_result_the_readme_shows() -> None:
+    result = _invoke("events/put-object.json")
+
+    assert result.returncode == 0, result.stderr
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert f"```json\n{last_line}\n```" in README
+
+
+EVENT_ROWS = re.findall(r"^\| `([a-z-]+\.json)` \| [^|]+ \| (.+) \|$", README, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize(("event_file", "described"), EVENT_ROWS, ids=[row[0] for row in EVENT_ROWS])
+def test_each_sample_event_does_what_the_readme_table_says(event_file: str, described: str) -> None:
+    result = _invoke(f"events/{event_file}")
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+
+    if "raises" in described:
+        assert result.returncode == 1
+        assert output["errorType"] in described
+    elif "ignored" in described:
+        assert output["status"] == "ignored"
+        assert f"`{output['reasonCode']}`" in described
+    else:
+        # events/env.json runs them as a dry run: the request that would start the pipeline.
+        assert output["status"] == "dry_run"
+        assert output["versionPinned"] is ("without a pin" not in described)
+
+
+def test_the_event_table_covers_every_sample_event() -> None:
+    shipped = {path.name for path in (ROOT / "events").glob("*.json")} - {"env.json"}
+
+    assert {row[0] for row in EVENT_ROWS} == shipped
+
+
+def test_every_make_target_the_readme_uses_exists() -> None:
+    used = set(re.findall(r"\bmake ([a-z][a-z-]+)", README))
+    defined = set(re.findall(r"^([a-z][a-z-]+):", MAKEFILE, flags=re.MULTILINE))
+
+    assert used <= defined, used - defined
+
+
+def test_every_file_the_readme_names_exists() -> None:
+    named = set(re.findall(r"`((?:events|demo|bench|scripts|src|tests)/[\w./-]*)`", README))
+
+    assert named
+    missing = [path for path in named if not (ROOT / path.rstrip("/")).exists()]
+    assert not missing
+
+
+def test_no_placeholder_is_left() -> None:
+    assert not re.search(r"\b[A-Z_]+_SECTION\b|PERF_TABLE|TODO", README)
