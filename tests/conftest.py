@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -37,6 +38,12 @@ FUNCTION_ENV = {
 os.environ.update(FUNCTION_ENV)
 for _leak in ("ROUTES", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"):
     os.environ.pop(_leak, None)
+
+
+# CI runs the property tests on a fixed seed so a run is repeatable; locally each run explores new inputs.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -90,19 +97,24 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def emitted_metrics(records: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...], dict[str, str], float]]:
-    """(name, dimension names, dimension values, value) for every metric in the EMF records."""
+    """(name, dimension names, dimension values, value) for every metric in every dimension set of the EMF records.
+
+    A record with Dimensions [["service"], ["service", "pipeline"]] counts each of its metrics once per set,
+    as CloudWatch does; every dimension named in a set must be a top-level key of the record.
+    """
     found = []
     for record in records:
         aws = record.get("_aws")
         if not aws:
             continue
         for directive in aws["CloudWatchMetrics"]:
-            dimension_names = tuple(sorted(directive["Dimensions"][0])) if directive["Dimensions"] else ()
-            dimensions = {name: record[name] for name in dimension_names}
-            for metric in directive["Metrics"]:
-                values = record[metric["Name"]]
-                total = sum(values) if isinstance(values, list) else values
-                found.append((metric["Name"], dimension_names, dimensions, total))
+            for dimension_set in directive["Dimensions"] or [[]]:
+                dimension_names = tuple(sorted(dimension_set))
+                dimensions = {name: record[name] for name in dimension_names}
+                for metric in directive["Metrics"]:
+                    values = record[metric["Name"]]
+                    total = sum(values) if isinstance(values, list) else values
+                    found.append((metric["Name"], dimension_names, dimensions, total))
     return found
 
 

@@ -69,6 +69,8 @@ def _start(
         }
 
     starter = starter or _starter()
+    # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
+    shared_record = len(decision.requests) == 1 and decision.pinned
     executions: list[dict[str, Any]] = []
     failures: list[StartFailed] = []
     for request in decision.requests:
@@ -86,11 +88,11 @@ def _start(
                     "client_request_token": request.client_request_token,
                 },
             )
-            _count("PipelineStartFailures", request.pipeline)
+            _count("PipelineStartFailures", request.pipeline, shared_record=shared_record)
             continue
         executions.append(_execution_summary(request, execution_id))
         logger.info("Started pipeline execution", extra=executions[-1])
-        _count("PipelineExecutionsStarted", request.pipeline)
+        _count("PipelineExecutionsStarted", request.pipeline, shared_record=shared_record)
     if failures:
         # The whole event is retried; pipelines already started repeat their token and start nothing new.
         # A permanent failure is named first: it is the one a person must fix before a redrive.
@@ -113,9 +115,13 @@ def _execution_summary(request: StartRequest, execution_id: str) -> dict[str, An
     return summary
 
 
-def _count(name: str, pipeline: str) -> None:
+def _count(name: str, pipeline: str, *, shared_record: bool) -> None:
     # Totals (service only) feed the alarms; the per-pipeline copy answers "which pipeline".
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if shared_record:
+        # A second dimension set on the same EMF record: every metric in it is also counted per pipeline.
+        metrics.add_dimensions(service=str(metrics.service), pipeline=pipeline)
+        return
     with single_metric(
         name=name,
         unit=MetricUnit.Count,
