@@ -23,15 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from scripts.deployed_stack import default_stack_name, stack_outputs
 
 # Statuses of the function's answer after which the event needs nothing more.
 DONE_STATUSES = frozenset({"started", "ignored"})
@@ -39,7 +39,6 @@ RULE_DLQ = "rule-dlq"
 FAILED_START = "failed-start"
 # Received messages stay hidden while the run works through the queue; kept ones are released at the end.
 _HIDE_S = 900
-_SAMCONFIG = Path(__file__).resolve().parent.parent / "samconfig.toml"
 _MAX_CELL = 60
 
 
@@ -242,19 +241,6 @@ def lambda_invoker(client: Any) -> Invoker:
         return InvokeResult(function_error=response.get("FunctionError"), payload=payload)
 
     return invoke
-
-
-def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
-    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
-
-
-def default_stack_name(samconfig: Path = _SAMCONFIG) -> str | None:
-    if not samconfig.exists():
-        return None
-    config = tomllib.loads(samconfig.read_text(encoding="utf-8"))
-    name = config.get("default", {}).get("global", {}).get("parameters", {}).get("stack_name")
-    return name if isinstance(name, str) else None
 
 
 def format_table(report: RedriveReport) -> str:

@@ -19,23 +19,21 @@ import argparse
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scripts.deployed_stack import default_region, default_stack_name, stack_outputs
 from trigger_fn.decisions import StartRequest, start_request
 from trigger_fn.pipeline_client import PipelineStarter, StartFailed
 from trigger_fn.routing import matching_routes
 from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
 from trigger_fn.settings import Settings, SettingsError, load_settings
 
-_SAMCONFIG = Path(__file__).resolve().parent.parent / "samconfig.toml"
 FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
 _CODEPIPELINE_ENDPOINT = "AWS_ENDPOINT_URL_CODEPIPELINE"
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
@@ -54,20 +52,11 @@ class DeployedFunction:
     environment: dict[str, str]
 
 
-def default_stack_name(samconfig: Path = _SAMCONFIG) -> str | None:
-    return _samconfig_global(samconfig).get("stack_name")
-
-
-def default_region(samconfig: Path = _SAMCONFIG) -> str | None:
-    return _samconfig_global(samconfig).get("region")
-
-
 def function_name_from_stack(cloudformation: Any, stack_name: str) -> str:
     try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+        outputs = stack_outputs(cloudformation, stack_name)
     except ClientError as error:
         raise CannotStart(f"stack {stack_name!r}: {_error_text(error)}") from error
-    outputs: dict[str, str] = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
     if FUNCTION_NAME_OUTPUT not in outputs:
         raise CannotStart(f"stack {stack_name!r} has no output {FUNCTION_NAME_OUTPUT}; is it this project's stack?")
     return outputs[FUNCTION_NAME_OUTPUT]
@@ -212,15 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.version = args.version or None
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or default_region()
     return run(args, boto3.Session(region_name=region))
-
-
-def _samconfig_global(samconfig: Path) -> dict[str, Any]:
-    if not samconfig.is_file():
-        return {}
-    with samconfig.open("rb") as file:
-        config = tomllib.load(file)
-    parameters: dict[str, Any] = config.get("default", {}).get("global", {}).get("parameters", {})
-    return parameters
 
 
 def _head_object_problem(error: ClientError, bucket: str, key: str, version_id: str | None) -> str:

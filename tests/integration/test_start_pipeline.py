@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from scripts import start_pipeline
+from scripts import deployed_stack, start_pipeline
 from scripts.example_pipeline import create_s3_source_pipeline
 
 from conftest import RecordingCodePipeline, load_event
@@ -264,8 +264,8 @@ def test_the_functions_codepipeline_endpoint_is_used_unless_yours_is_set() -> No
 
 
 def test_samconfig_gives_the_default_stack_and_region() -> None:
-    assert start_pipeline.default_stack_name() == "s3-pipeline-trigger"
-    assert start_pipeline.default_region() == "eu-west-1"
+    assert deployed_stack.default_stack_name() == "s3-pipeline-trigger"
+    assert deployed_stack.default_region() == "eu-west-1"
 
 
 # ---------- the command line, against moto's server through AWS_ENDPOINT_URL ----------

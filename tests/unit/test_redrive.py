@@ -13,7 +13,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
-from scripts import redrive
+from scripts import deployed_stack, redrive
 from scripts.redrive import InvokeResult, QueueSource
 
 from conftest import load_event
@@ -307,7 +307,7 @@ def test_main_finds_both_queues_through_the_stack_outputs(sqs: Any) -> None:
     # GIVEN a stack with the project's outputs, one event in each queue
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(StackName="trigger", TemplateBody=json.dumps(_STACK_TEMPLATE))
-    outputs = redrive.stack_outputs(cloudformation, "trigger")
+    outputs = deployed_stack.stack_outputs(cloudformation, "trigger")
     sqs.send_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], MessageBody=json.dumps(_event("e-1")))
     sqs.send_message(
         QueueUrl=outputs["FailedStartQueueUrl"], MessageBody=json.dumps(_invocation_record(_event("e-2", "v2")))
@@ -340,7 +340,7 @@ def test_main_refuses_a_stack_that_is_not_this_project(sqs: Any) -> None:
 
 
 def test_the_default_stack_name_comes_from_samconfig() -> None:
-    assert redrive.default_stack_name() == "s3-pipeline-trigger"
+    assert deployed_stack.default_stack_name() == "s3-pipeline-trigger"
 
 
 def _session() -> Any:
