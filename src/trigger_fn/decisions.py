@@ -69,7 +69,10 @@ def decide(event: Any, settings: Settings) -> Decision:
     routes = matching_routes(settings.routes, upload.key)
     if not routes:
         return Ignore("no_matching_route", f"key {upload.key!r} matches no route")
-    return Start(upload=upload, requests=tuple(start_request(route, upload) for route in routes))
+    # One start per pipeline: the first matching route for a pipeline wins (one token, one request).
+    first_per_pipeline = {route.pipeline: route for route in reversed(routes)}
+    chosen = [route for route in routes if first_per_pipeline[route.pipeline] is route]
+    return Start(upload=upload, requests=tuple(start_request(route, upload) for route in chosen))
 
 
 def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:

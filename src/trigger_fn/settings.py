@@ -70,7 +70,8 @@ def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:
 
 def _single_route(environ: Mapping[str, str]) -> Route:
     return Route(
-        key=_key_pattern(_required(environ, "OBJECT_KEY"), "OBJECT_KEY"),
+        # Not stripped: S3 keys may begin or end with spaces, and the rule matches the parameter as given.
+        key=_key_pattern(_required_raw(environ, "OBJECT_KEY"), "OBJECT_KEY"),
         pipeline=_matching(_required(environ, "PIPELINE_NAME"), _PIPELINE_NAME, "PIPELINE_NAME", "a pipeline name"),
         source_action=_matching(
             environ.get("SOURCE_ACTION_NAME", "").strip() or "Source",
@@ -146,6 +147,13 @@ def _key_pattern(value: str, name: str) -> str:
         raise SettingsError(f"{name} must not be empty")
     if len(value.encode("utf-8")) > _MAX_KEY_PATTERN_BYTES:
         raise SettingsError(f"{name} is longer than {_MAX_KEY_PATTERN_BYTES} bytes")
+    return value
+
+
+def _required_raw(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "")
+    if not value.strip():
+        raise SettingsError(f"{name} is not set; the template sets it, or pass it with --env-vars")
     return value
 
 

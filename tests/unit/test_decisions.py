@@ -243,3 +243,38 @@ class TestFanOut:
             "revisionType": "S3_OBJECT_KEY",
             "revisionValue": "api/release.zip",
         }
+
+
+def test_two_routes_to_one_pipeline_start_it_once_with_the_first_route() -> None:
+    settings = load_settings(
+        {
+            "SOURCE_BUCKET": "my-artifact-bucket",
+            "ROUTES": json.dumps(
+                [
+                    {"key": "site/*.zip", "pipeline": "site", "sourceAction": "SiteZip"},
+                    {"key": "*.zip", "pipeline": "audit"},
+                    {"key": "*.zip", "pipeline": "site", "sourceAction": "AnyZip"},
+                ]
+            ),
+        }
+    )
+    event = load_event("put-object.json")
+    event["detail"]["object"]["key"] = "site/v4.zip"
+
+    decision = decide(event, settings)
+
+    assert isinstance(decision, Start)
+    assert [(r.pipeline, r.source_revisions[0]["actionName"]) for r in decision.requests] == [
+        ("site", "SiteZip"),
+        ("audit", "Source"),
+    ]
+
+
+def test_a_key_with_surrounding_spaces_is_kept_as_configured() -> None:
+    settings = load_settings(
+        {"SOURCE_BUCKET": "my-artifact-bucket", "OBJECT_KEY": " release .zip", "PIPELINE_NAME": "p"}
+    )
+    event = load_event("put-object.json")
+    event["detail"]["object"]["key"] = " release .zip"
+
+    assert isinstance(decide(event, settings), Start)
