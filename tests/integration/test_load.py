@@ -21,10 +21,10 @@ from typing import Any
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from conftest import load_event
-from trigger_fn.handler import handle_event
 from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import load_settings
+from trigger_fn.trigger import handle_event
 
 SEED = 20261120
 DELIVERIES = 1000

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from conftest import FakeLambdaContext, FunctionOutput, load_event
 from trigger_fn import handler
 from trigger_fn.decisions import Ignore, Start, decide
-from trigger_fn.handler import handle_event
 from trigger_fn.pipeline_client import PipelineStarter
 from trigger_fn.s3_event import MAX_KEY_BYTES, MAX_VERSION_ID_CHARS, MalformedEventError
 from trigger_fn.settings import Settings, load_settings
+from trigger_fn.trigger import handle_event
 
 BUCKET = "my-artifact-bucket"
 ROUTED_KEY = "my-website.zip"
