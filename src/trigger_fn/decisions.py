@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trigger_fn.routing import Route, matching_routes
 from trigger_fn.s3_event import OBJECT_CREATED, S3_SOURCE, S3ObjectCreated, read_envelope, read_object_created
@@ -16,14 +15,12 @@ _TOKEN_RECIPE = "s3-pipeline-trigger/v1"  # noqa: S105 - a recipe tag, not a sec
 _MAX_VARIABLE_VALUE = 1000
 
 
-@dataclass(frozen=True)
-class Ignore:
+class Ignore(NamedTuple):
     reason_code: str
     reason: str
 
 
-@dataclass(frozen=True)
-class StartRequest:
+class StartRequest(NamedTuple):
     """One StartPipelineExecution call, exactly as it will be sent."""
 
     pipeline: str
@@ -42,8 +39,7 @@ class StartRequest:
         return params
 
 
-@dataclass(frozen=True)
-class Start:
+class Start(NamedTuple):
     upload: S3ObjectCreated
     requests: tuple[StartRequest, ...]
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -58,8 +57,7 @@ class StartFailed(Exception):
         )
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     max_attempts: int = 4
     base_delay_s: float = 0.2
     max_delay_s: float = 2.0
@@ -67,12 +65,20 @@ class RetryPolicy:
     reserve_s: float = 3.0
 
 
-@dataclass
 class PipelineStarter:
-    client: CodePipelineClient
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[float, float], float] = random.uniform
+    """Starts executions through one CodePipeline client; sleep and jitter are injectable for tests."""
+
+    def __init__(
+        self,
+        client: CodePipelineClient,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.client = client
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.jitter = jitter
 
     def start(self, request: StartRequest, remaining_s: Callable[[], float] | None = None) -> str:
         """Return the new execution id, or raise StartFailed after bounded retries of transient errors."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 OBJECT_CREATED = "Object Created"
 S3_SOURCE = "aws.s3"
@@ -23,8 +22,7 @@ class MalformedEventError(ValueError):
         super().__init__(f"malformed S3 event: {field} {problem}")
 
 
-@dataclass(frozen=True)
-class EventEnvelope:
+class EventEnvelope(NamedTuple):
     """The EventBridge fields needed to decide whether the event is ours at all."""
 
     event_id: str
@@ -33,8 +31,7 @@ class EventEnvelope:
     bucket: str | None
 
 
-@dataclass(frozen=True)
-class S3ObjectCreated:
+class S3ObjectCreated(NamedTuple):
     """One object version that landed in a bucket, with the key exactly as delivered."""
 
     event_id: str

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trigger_fn.routing import Route
 
@@ -30,8 +29,7 @@ class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable so the fix is obvious."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     source_bucket: str
     routes: tuple[Route, ...]
     dry_run: bool

@@ -130,8 +130,8 @@ class TestToken:
 
         assert base != request_token("p", other_version)
         assert base != request_token("q", upload)
-        assert base != request_token("p", upload.__class__(**{**upload.__dict__, "key": "other.zip"}))
-        assert base != request_token("p", upload.__class__(**{**upload.__dict__, "bucket": "other-bucket"}))
+        assert base != request_token("p", upload._replace(key="other.zip"))
+        assert base != request_token("p", upload._replace(bucket="other-bucket"))
 
     def test_is_a_pure_function_of_its_inputs(self) -> None:
         upload = read_object_created(load_event("put-object.json"))
