@@ -443,3 +443,20 @@ def _strings(node: Any) -> list[Any]:
 
 def test_the_transform_does_not_depend_on_parameter_values() -> None:
     assert transformed() == transformed(**ROUTED, CreateSourceBucket="false", CreateExamplePipeline="true")
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "variable"),
+    [
+        ("DryRun", "true", "DRY_RUN"),
+        ("DryRun", "false", "DRY_RUN"),
+        ("LogLevel", "DEBUG", "POWERTOOLS_LOG_LEVEL"),
+        ("OverrideObjectKey", "false", "OVERRIDE_OBJECT_KEY"),
+        ("SourceActionName", "Artifact", "SOURCE_ACTION_NAME"),
+        ("ObjectKey", "releases/*.zip", "OBJECT_KEY"),
+    ],
+)
+def test_each_setting_parameter_reaches_its_variable(parameter: str, value: str, variable: str) -> None:
+    function = of_type(stack(**{parameter: value}), "AWS::Lambda::Function")["TriggerFunction"]
+
+    assert function["Environment"]["Variables"][variable] == value
