@@ -15,19 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scripts.emf import emf_metrics
 from scripts.local_stack import (
     DEFAULT_MINISTACK_PORT,
     LOCAL_DIR,
     LocalStack,
     LocalStackError,
     PrerequisiteError,
-    emf_metrics,
     load_local_config,
     require_free_ports,
     require_ministack_venv,
     running_emulators,
-    zip_site,
 )
+from scripts.sample_site import zip_site
 
 # Any upload whose key the rule must not match.
 IGNORED_KEY = "notes/readme.txt"

@@ -10,7 +10,9 @@ import sys
 import time
 from typing import Any
 
-from scripts.moto_path import REGION, moto_stack, site_zip, use_function_environment
+from scripts.emf import emf_metrics
+from scripts.moto_path import REGION, moto_stack, use_function_environment
+from scripts.sample_site import zip_site
 
 PARAMETERS = {
     "SourceBucketName": "my-artifact-bucket",
@@ -38,17 +40,11 @@ def step(number: int, text: str, **facts: Any) -> None:
 
 def _metric_lines(printed: str) -> list[str]:
     """EMF records the function printed, as `Name=value (dimensions)`."""
+    records = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
     found = []
-    for line in printed.splitlines():
-        if not line.startswith("{"):
-            continue
-        record = json.loads(line)
-        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
-            dimensions = ",".join(f"{d}={record[d]}" for d in directive["Dimensions"][0] if d != "service")
-            for metric in directive["Metrics"]:
-                value = record[metric["Name"]]
-                total = sum(value) if isinstance(value, list) else value
-                found.append(f"{metric['Name']}={total:g}" + (f" ({dimensions})" if dimensions else ""))
+    for name, dimensions, value in emf_metrics(records):
+        shown = ",".join(f"{d}={v}" for d, v in dimensions.items() if d != "service")
+        found.append(f"{name}={value:g}" + (f" ({shown})" if shown else ""))
     return found
 
 
@@ -75,7 +71,7 @@ def main() -> int:
         )
         step(3, "V2 pipeline with an S3 source on that key", pipeline=PARAMETERS["PipelineName"])
 
-        body = site_zip()
+        body, _ = zip_site()
         uploaded_at = time.perf_counter()
         version = stack.upload("my-website.zip", body)
         step(4, f"Uploaded my-website.zip ({len(body)} bytes)", version_id=version)

@@ -7,7 +7,6 @@ Everything listens on 127.0.0.1 only, with dummy credentials: nothing here can r
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shlex
@@ -19,7 +18,6 @@ import sys
 import time
 import tomllib
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,11 +29,11 @@ import boto3
 from botocore.config import Config
 
 from scripts.example_pipeline import create_s3_source_pipeline
+from scripts.sample_site import zip_site
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK_VENV = ROOT / ".venv-ministack"
 LOCAL_DIR = ROOT / ".local"
-SAMPLE_SITE = ROOT / "demo" / "site"
 # Fixed so samconfig's [local] environment is right as written; checked free before use.
 DEFAULT_MINISTACK_PORT = 4599
 # The emulators accept any key; fixed dummies keep a real profile from ever being read.
@@ -503,31 +501,6 @@ class BucketEventWatcher:
             for message in messages.get("Messages", []):
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
                 self.seen.append(json.loads(message["Body"]))
-
-
-def zip_site(site: Path = SAMPLE_SITE) -> tuple[bytes, int]:
-    """The sample website as a zip (fixed timestamps, so the same site gives the same bytes), and its file count."""
-    files = sorted(path for path in site.rglob("*") if path.is_file())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(site).as_posix(), date_time=(2026, 1, 1, 0, 0, 0))
-            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-    return buffer.getvalue(), len(files)
-
-
-def emf_metrics(records: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], float]]:
-    """(metric name, dimensions, value) for every metric in the EMF records, in the order emitted."""
-    found = []
-    for record in records:
-        directives = record.get("_aws", {}).get("CloudWatchMetrics", [])
-        for directive in directives:
-            names = directive["Dimensions"][0] if directive["Dimensions"] else []
-            dimensions = {name: str(record[name]) for name in names}
-            for metric in directive["Metrics"]:
-                values = record[metric["Name"]]
-                found.append((metric["Name"], dimensions, float(sum(values) if isinstance(values, list) else values)))
-    return found
 
 
 # ---------------------------------------------------------------- `make local-up` / `make local-down`

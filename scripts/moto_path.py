@@ -6,14 +6,11 @@ handler is called with exactly what arrived there; everything else is the real A
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,7 +20,6 @@ from scripts.example_pipeline import create_s3_source_pipeline
 from scripts.template_model import REQUIRED_PARAMETERS, deployed, transformed
 
 REGION = "eu-west-1"
-SITE = Path(__file__).resolve().parent.parent / "demo" / "site"
 
 
 @dataclass
@@ -96,16 +92,6 @@ def moto_stack(**overrides: str) -> Iterator[MotoStack]:
                 allow_key_override=parameters.get("OverrideObjectKey") == "true",
             )
         yield MotoStack(parameters, s3, events, sqs, codepipeline, tap_url, pattern)
-
-
-def site_zip() -> bytes:
-    """The sample website zipped, as a user would before `aws s3 cp my-website.zip s3://bucket/`."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(SITE.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(SITE).as_posix())
-    return buffer.getvalue()
 
 
 def use_function_environment(parameters: dict[str, str]) -> None:

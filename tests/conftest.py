@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from scripts.emf import emf_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -97,25 +98,8 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def emitted_metrics(records: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...], dict[str, str], float]]:
-    """(name, dimension names, dimension values, value) for every metric in every dimension set of the EMF records.
-
-    A record with Dimensions [["service"], ["service", "pipeline"]] counts each of its metrics once per set,
-    as CloudWatch does; every dimension named in a set must be a top-level key of the record.
-    """
-    found = []
-    for record in records:
-        aws = record.get("_aws")
-        if not aws:
-            continue
-        for directive in aws["CloudWatchMetrics"]:
-            for dimension_set in directive["Dimensions"] or [[]]:
-                dimension_names = tuple(sorted(dimension_set))
-                dimensions = {name: record[name] for name in dimension_names}
-                for metric in directive["Metrics"]:
-                    values = record[metric["Name"]]
-                    total = sum(values) if isinstance(values, list) else values
-                    found.append((metric["Name"], dimension_names, dimensions, total))
-    return found
+    """(name, sorted dimension names, dimensions, value) for every metric in every dimension set of the records."""
+    return [(name, tuple(sorted(dimensions)), dimensions, value) for name, dimensions, value in emf_metrics(records)]
 
 
 class FunctionOutput:

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripts.emf import emf_metrics
 from scripts.local_stack import (
     MINISTACK_VENV,
     BucketEventWatcher,
     Execution,
     LocalStack,
-    emf_metrics,
     free_port,
     load_local_config,
     running_emulators,
-    zip_site,
 )
+from scripts.sample_site import zip_site
 
 pytestmark = pytest.mark.e2e
 

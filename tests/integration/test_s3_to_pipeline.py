@@ -9,7 +9,8 @@ import sys
 from typing import Any
 
 import pytest
-from scripts.moto_path import function_environment, moto_stack, site_zip
+from scripts.moto_path import function_environment, moto_stack
+from scripts.sample_site import zip_site
 from scripts.template_model import REQUIRED_PARAMETERS
 
 from conftest import ROOT, FakeLambdaContext, RecordingCodePipeline
@@ -30,7 +31,7 @@ def _run_function(
 
 def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     with moto_stack() as stack:
-        version = stack.upload("my-website.zip", site_zip())
+        version = stack.upload("my-website.zip", zip_site()[0])
         (event,) = stack.delivered_events()
         recorder = RecordingCodePipeline(stack.codepipeline)
 
