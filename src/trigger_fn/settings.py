@@ -156,10 +156,7 @@ def _required_raw(environ: Mapping[str, str], name: str) -> str:
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"{name} is not set; the template sets it, or pass it with --env-vars")
-    return value
+    return _required_raw(environ, name).strip()
 
 
 def _matching(value: str, pattern: re.Pattern[str], name: str, what: str) -> str:

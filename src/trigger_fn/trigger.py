@@ -45,13 +45,10 @@ def _start(
         logger.warning("Object event has no version-id: starting without a version pin (pipeline reads the newest)")
         metrics.add_metric(name="UnpinnedStarts", unit=MetricUnit.Count, value=1)
     if settings.dry_run:
-        logger.info("Dry run: not starting", extra={"requests": [r.as_api_params() for r in decision.requests]})
+        requests = [request.as_api_params() for request in decision.requests]
+        logger.info("Dry run: not starting", extra={"requests": requests})
         metrics.add_metric(name="DryRuns", unit=MetricUnit.Count, value=1)
-        return {
-            "status": "dry_run",
-            "versionPinned": decision.pinned,
-            "requests": [r.as_api_params() for r in decision.requests],
-        }
+        return {"status": "dry_run", "versionPinned": decision.pinned, "requests": requests}
 
     starter = starter or _starter()
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
