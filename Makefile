@@ -4,7 +4,9 @@ SHELL := /bin/bash
 
 # Lambda runs python3.13; pyenv machines keep it installed but not active.
 export PYENV_VERSION ?= 3.11.7:3.13.0
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || ls -1 $(HOME)/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -1)
+# The base interpreter, never a venv's own (an activated one included): the venvs below are removed and remade.
+PYTHON313 := $(or $(PYTHON313),$(shell for python in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
+	"$$python" -c 'import sys; print(sys._base_executable)' 2>/dev/null && break; done))
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # The venv's python3.13 on PATH is what `sam build` looks for.
@@ -17,12 +19,18 @@ export SAM_CLI_TELEMETRY := 0
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# $(call fresh-venv,DIR,PIP INSTALL ARGUMENTS): a Python 3.13 venv made anew, so a dropped pin leaves nothing behind.
+define fresh-venv
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install Python 3.13 (pyenv install 3.13) and run make again."; exit 1; }
-	$(PYTHON313) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --group dev
+	rm -rf $(1)
+	$(PYTHON313) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(1)/bin/python -m pip install --quiet $(2)
 	@touch $@
+endef
+
+$(VENV)/.installed: pyproject.toml
+	$(call fresh-venv,$(VENV),--group dev)
 
 venv: $(VENV)/.installed ## Create .venv with the pinned dev tools
 
@@ -52,23 +60,24 @@ bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->s
 FUNCTION_WHEELS := aws-xray-sdk==2.15.0 wrapt==1.17.3 typing-extensions==4.16.0
 FUNCTION_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
 
-build-TriggerFunction:
+# $(call lean-build,PACKAGE,EXTRA WHEELS): requirements.txt and the extras without their dependencies, the package,
+# then unchecked-hash .pyc: the zip dates every file 1980 and /var/task is read-only, so only those are used as shipped.
+define lean-build
 	$(PYTHON313) -m pip install --quiet --disable-pip-version-check --no-deps $(FUNCTION_PLATFORM) \
-		--target "$(ARTIFACTS_DIR)" -r requirements.txt $(FUNCTION_WHEELS)
-	cp -R trigger_fn "$(ARTIFACTS_DIR)/"
+		--target "$(ARTIFACTS_DIR)" -r requirements.txt $(2)
+	cp -R $(1) "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
-	@# The zip dates every file 1980 and /var/task is read-only: only unchecked-hash .pyc are used as shipped.
 	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+endef
+
+build-TriggerFunction:
+	$(call lean-build,trigger_fn,$(FUNCTION_WHEELS))
+
+# The custom resource needs only Powertools' Logger and data classes.
+build-BucketAdopterFunction:
+	$(call lean-build,bucket_adopter,typing-extensions==4.16.0)
 
 # The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
-# The custom resource needs only Powertools' Logger and data classes: the same lean build, nothing else.
-build-BucketAdopterFunction:
-	$(PYTHON313) -m pip install --quiet --disable-pip-version-check --no-deps $(FUNCTION_PLATFORM) \
-		--target "$(ARTIFACTS_DIR)" -r requirements.txt typing-extensions==4.16.0
-	cp -R bucket_adopter "$(ARTIFACTS_DIR)/"
-	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
-	$(PYTHON313) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
-
 test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
 	$(BIN)/pytest
 
@@ -84,11 +93,7 @@ demo-moto: venv ## The native path in one process on moto (no emulator): upload 
 # ministack runs the function's handler on its own interpreter and pins its own botocore: a venv of its own.
 MINISTACK_VENV := .venv-ministack
 $(MINISTACK_VENV)/.installed: demo/requirements-ministack.txt
-	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install Python 3.13 (pyenv install 3.13) and run make again."; exit 1; }
-	$(PYTHON313) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(MINISTACK_VENV)/bin/python -m pip install --quiet -r demo/requirements-ministack.txt
-	@touch $@
+	$(call fresh-venv,$(MINISTACK_VENV),-r demo/requirements-ministack.txt)
 
 ministack-venv: $(MINISTACK_VENV)/.installed ## Create .venv-ministack (the local AWS emulator, pinned)
 
@@ -119,12 +124,7 @@ redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
-	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install Python 3.13 (pyenv install 3.13) and run make again."; exit 1; }
-	rm -rf $(CHECKOV_VENV)
-	$(PYTHON313) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
-	@touch $@
+	$(call fresh-venv,$(CHECKOV_VENV),"checkov==$(CHECKOV_VERSION)")
 
 security: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION) ## checkov on template.yaml; each skip and its reason: .checkov.yaml
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
