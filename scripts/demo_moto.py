@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from scripts.emf import emf_metrics
+from scripts.invoke import LocalLambdaContext
 from scripts.moto_path import REGION, moto_stack, use_function_environment
 from scripts.sample_site import zip_site
 
@@ -19,17 +20,6 @@ PARAMETERS = {
     "PipelineName": "my-website-pipeline",
     "ObjectKey": "my-website.zip",
 }
-
-
-class _Context:
-    function_name = "s3-pipeline-trigger-trigger"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:s3-pipeline-trigger-trigger"
-    aws_request_id = "demo-moto"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def step(number: int, text: str, **facts: Any) -> None:
@@ -87,7 +77,7 @@ def main() -> int:
 
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = handler.lambda_handler(event, _Context(), starter=PipelineStarter(stack.codepipeline))
+            result = handler.lambda_handler(event, LocalLambdaContext(), starter=PipelineStarter(stack.codepipeline))
         step(
             6,
             f"Function decided: {result['status']}",

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 
-class _Context:
+class LocalLambdaContext:
+    """The context attributes Powertools reads, for running the handler in-process."""
+
     function_name = "s3-pipeline-trigger-trigger"
     function_version = "$LATEST"
     memory_limit_in_mb = 256
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     event = json.loads(args.event.read_text(encoding="utf-8"))
     try:
-        result = lambda_handler(event, _Context())
+        result = lambda_handler(event, LocalLambdaContext())
     except MalformedEventError as error:
         print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}))
         return 1
