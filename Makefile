@@ -60,7 +60,7 @@ bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->s
 FUNCTION_WHEELS := aws-xray-sdk==2.15.0 wrapt==1.17.3 typing-extensions==4.16.0
 FUNCTION_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
 
-# $(call lean-build,PACKAGE,EXTRA WHEELS): requirements.txt and the extras without their dependencies, the package,
+# $(call lean-build,PACKAGES,EXTRA WHEELS): requirements.txt and the extras without their dependencies, the package,
 # then unchecked-hash .pyc: the zip dates every file 1980 and /var/task is read-only, so only those are used as shipped.
 define lean-build
 	$(PYTHON313) -m pip install --quiet --disable-pip-version-check --no-deps $(FUNCTION_PLATFORM) \
@@ -71,54 +71,57 @@ define lean-build
 endef
 
 build-TriggerFunction:
-	$(call lean-build,trigger_fn,$(FUNCTION_WHEELS))
+	$(call lean-build,trigger_fn bucket_names.py,$(FUNCTION_WHEELS))
 
 # The custom resource needs only Powertools' Logger and data classes.
 build-BucketAdopterFunction:
-	$(call lean-build,bucket_adopter,typing-extensions==4.16.0)
+	$(call lean-build,bucket_adopter bucket_names.py,typing-extensions==4.16.0)
 
 # The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
 test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
 	$(BIN)/pytest
 
+unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
+	$(BIN)/pytest -q tests/unit
+
 EVENT ?= events/put-object.json
 invoke: venv ## Run the handler on one sample event in-process (DRY_RUN from events/env.json): make invoke EVENT=...
-	@PYTHONPATH=src $(BIN)/python -m scripts.invoke $(EVENT)
+	@PYTHONPATH=src $(BIN)/python -m local.invoke $(EVENT)
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
-	PYTHONPATH=src $(BIN)/python -m scripts.demo_moto
+	PYTHONPATH=src $(BIN)/python -m local.demo_moto
 
 .PHONY: ministack-venv local-up local-down
 
 # ministack runs the function's handler on its own interpreter and pins its own botocore: a venv of its own.
 MINISTACK_VENV := .venv-ministack
-$(MINISTACK_VENV)/.installed: demo/requirements-ministack.txt
-	$(call fresh-venv,$(MINISTACK_VENV),-r demo/requirements-ministack.txt)
+$(MINISTACK_VENV)/.installed: local/requirements-ministack.txt
+	$(call fresh-venv,$(MINISTACK_VENV),-r local/requirements-ministack.txt)
 
 ministack-venv: $(MINISTACK_VENV)/.installed ## Create .venv-ministack (the local AWS emulator, pinned)
 
 demo: venv ministack-venv ## Deploy template.yaml on local emulators, upload a zip, watch the pipeline start
-	$(BIN)/python -m scripts.demo
+	$(BIN)/python -m local.demo
 
 local-up: venv ministack-venv ## Start the emulators with the stack deployed and leave them running
-	$(BIN)/python -m scripts.local_stack up
+	$(BIN)/python -m local.local_stack up
 
 local-down: venv ## Stop what local-up started
-	$(BIN)/python -m scripts.local_stack down
+	$(BIN)/python -m local.local_stack down
 
 .PHONY: start
 
 # Sends what the deployed function would send for that object (its routes, revisions and token); newest version by default.
-start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name]
-	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name]))
-	PYTHONPATH=src $(BIN)/python -m scripts.start_pipeline --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(if $(STACK),--stack-name "$(STACK)")
+start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name] [ARGS=--dry-run]
+	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name] [ARGS=--dry-run]))
+	PYTHONPATH=src $(BIN)/python -m ops.start --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(if $(STACK),--stack-name "$(STACK)") $(ARGS)
 
 .PHONY: redrive security
 
 # Reads both dead-letter queues of the deployed stack (samconfig's stack, or ARGS=--stack-name NAME); nothing changes
 # without --apply, which re-invokes the function on each event and deletes only the messages it handled.
 redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes the function and deletes handled ones
-	$(BIN)/python -m scripts.redrive $(ARGS)
+	PYTHONPATH=src $(BIN)/python -m ops.redrive $(ARGS)
 
 # checkov pins many packages of its own (boto3, botocore, ...): a venv of its own, remade when the pin changes.
 CHECKOV_VERSION := 3.3.30

@@ -5,7 +5,7 @@ What it measures (see the README's Performance section for how to read it):
   2. warm per-event cost, p50/p99: the whole invoke, and the function's own work (the invoke minus the
      time inside botocore's StartPipelineExecution call, which any implementation pays);
   3. artifact size (zip as `sam deploy` makes it, files) and peak memory (max RSS);
-  4. upload -> execution started on the local stack, when scripts/local_stack.py is there and works.
+  4. upload -> execution started on the local stack, when local/local_stack.py is there and works.
 
 Both handlers run on the same interpreter, with the same Lambda-like environment, a Lambda-like
 runtime folder holding boto3 (with its .pyc, as /var/runtime has), and task roots that cannot keep
@@ -324,15 +324,15 @@ def _cpu_model() -> str:
 
 
 def upload_to_start(uploads: int) -> dict[str, Any]:
-    """Upload -> pipeline execution started, on scripts/local_stack.py's emulators (ministack + moto).
+    """Upload -> pipeline execution started, on local/local_stack.py's emulators (ministack + moto).
 
     The stack is deployed from template.yaml with `sam build`/`sam deploy` into a private folder on free
     ports, like the e2e tests. The first upload meets the function cold and is reported on its own.
     """
     try:
         sys.path.insert(0, str(REPO))
-        from scripts import local_stack  # noqa: PLC0415 - optional: the other figures do not need it
-        from scripts.sample_site import zip_site  # noqa: PLC0415 - as above
+        from local import local_stack  # noqa: PLC0415 - optional: the other figures do not need it
+        from local.sample_site import zip_site  # noqa: PLC0415 - as above
     except ImportError as error:
         return {"p50_ms": None, "why": f"local stack not available ({error})"}
     if not (local_stack.MINISTACK_VENV / "bin" / "ministack").exists():

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from support.environment import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -20,7 +20,7 @@ def _invoke(event_file: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in {"SOURCE_BUCKET", "OBJECT_KEY", "PIPELINE_NAME", "DRY_RUN"}}
     env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
     return subprocess.run(
-        [sys.executable, "-m", "scripts.invoke", event_file],
+        [sys.executable, "-m", "local.invoke", event_file],
         capture_output=True,
         text=True,
         check=False,
@@ -71,7 +71,7 @@ def test_every_make_target_the_readme_uses_exists() -> None:
 
 
 def test_every_file_the_readme_names_exists() -> None:
-    named = set(re.findall(r"`((?:events|demo|bench|scripts|src|tests)/[\w./-]*)`", README))
+    named = set(re.findall(r"`((?:events|local|ops|docs|bench|src|tests)/[\w./-]*)`", README))
 
     assert named
     missing = [path for path in named if not (ROOT / path.rstrip("/")).exists()]
@@ -80,3 +80,29 @@ def test_every_file_the_readme_names_exists() -> None:
 
 def test_no_placeholder_is_left() -> None:
     assert not re.search(r"\b[A-Z_]+_SECTION\b|PERF_TABLE|TODO", README)
+
+
+def test_sections_come_in_the_order_a_user_needs_them() -> None:
+    headings = re.findall(r"^## (.+)$", README, flags=re.MULTILINE)
+    wanted = [
+        "How it works",
+        "Quick start (no AWS account needed)",
+        "Deploy to AWS",
+        "Try it locally with your events",
+        "Upload a release",
+        "Logs and metrics",
+        "Operations",
+        "Remove the stack",
+        "Troubleshooting",
+        "Limits and costs",
+    ]
+
+    assert [heading for heading in headings if heading in wanted] == wanted
+
+
+def test_removal_says_what_sam_delete_keeps() -> None:
+    removal = README.split("\n## Remove the stack\n", 1)[1].split("\n## ", 1)[0]
+
+    assert "sam delete" in removal
+    assert "DeletionPolicy: Retain" in removal
+    assert "DeletionPolicy: Retain" in (ROOT / "template.yaml").read_text(encoding="utf-8")

@@ -12,19 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from bucket_adopter.notifications import eventbridge_enabled, with_eventbridge
+from bucket_names import is_bucket_name
 
 _PREFIX = "s3-eventbridge"
 _WAS_ON = "was-on"
 _WAS_OFF = "was-off"
 # Names CloudFormation gets back for a Create that adopted nothing; a later Delete leaves the bucket alone.
 _NOT_ADOPTED_PREFIX = "s3-eventbridge-not-adopted"
-# S3 general purpose bucket naming rules; a bucket name never contains ':'.
-_BUCKET_NAME = re.compile(r"(?!xn--)(?!sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 class InvalidProperties(ValueError):
     """The custom resource's properties in the template are wrong; the message says which one."""
+
+
+class UnknownRequestType(ValueError):
+    """CloudFormation asked for something other than Create, Update or Delete."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Change:
 
 def target_from_properties(properties: Mapping[str, Any]) -> Target:
     bucket = properties.get("BucketName")
-    if not isinstance(bucket, str) or not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+    if not isinstance(bucket, str) or not is_bucket_name(bucket):
         raise InvalidProperties(f"BucketName must be an S3 bucket name, got {bucket!r}")
     owner = properties.get("ExpectedBucketOwner") or None
     if owner is not None and (not isinstance(owner, str) or not _ACCOUNT_ID.fullmatch(owner)):
@@ -74,7 +77,7 @@ def parse_physical_id(physical_id: str) -> Adoption | None:
     """The adoption a physical id records, or None when it records none (a failed Create, say)."""
     prefix, _, rest = physical_id.partition(":")
     bucket, _, state = rest.rpartition(":")
-    if prefix != _PREFIX or not _BUCKET_NAME.fullmatch(bucket) or state not in (_WAS_ON, _WAS_OFF):
+    if prefix != _PREFIX or not is_bucket_name(bucket) or state not in (_WAS_ON, _WAS_OFF):
         return None
     return Adoption(bucket=bucket, was_on=state == _WAS_ON)
 

@@ -87,10 +87,6 @@ class Responder:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _answered: bool = field(default=False, init=False)
 
-    @property
-    def answered(self) -> bool:
-        return self._answered
-
     def succeed(self, physical_id: str, data: dict[str, str]) -> bool:
         return self._answer(SUCCESS, physical_id, "", data)
 

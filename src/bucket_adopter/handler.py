@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from bucket_adopter.adoption import (
     Adoption,
     InvalidProperties,
+    UnknownRequestType,
     not_adopted_id,
     parse_physical_id,
     plan_adopt,
@@ -85,7 +86,7 @@ def handle_request(
     deadline.start()
     try:
         adoption = _carry_out(cfn_event, notifications)
-    except (InvalidProperties, BucketCallFailed) as error:
+    except (InvalidProperties, UnknownRequestType, BucketCallFailed) as error:
         logger.error("Request failed", extra={"error": str(error)})
         responder.fail(fallback_id, f"{error} (log stream {context.log_stream_name})")
         return
@@ -115,7 +116,7 @@ def _carry_out(event: CloudFormationCustomResourceEvent, notifications: BucketNo
     elif event.request_type == "Update":
         change = plan_update(parse_physical_id(event.physical_resource_id), target.bucket, current)
     else:
-        raise InvalidProperties(f"RequestType {event.request_type!r} is not Create, Update or Delete")
+        raise UnknownRequestType(f"RequestType {event.request_type!r} is not Create, Update or Delete")
     if change.write is not None:
         notifications.write(target, change.write)
     logger.info(

@@ -52,7 +52,12 @@ Decision = Ignore | Start
 
 
 def decide(event: Any, settings: Settings) -> Decision:
-    """Raises MalformedEventError when the event is ours but cannot be read; never for other events."""
+    """Ignore or Start for one EventBridge event.
+
+    Raises MalformedEventError when the event is not an EventBridge event at all (not an object, or no
+    `source` / `detail-type` string), or when it is an `Object Created` event for the source bucket that
+    cannot be read. Every other event gets an Ignore with its reason.
+    """
     envelope = read_envelope(event)
     if envelope.source != S3_SOURCE or envelope.detail_type != OBJECT_CREATED:
         return Ignore(
@@ -62,13 +67,21 @@ def decide(event: Any, settings: Settings) -> Decision:
     if envelope.bucket is not None and envelope.bucket != settings.source_bucket:
         return Ignore("other_bucket", f"bucket {envelope.bucket!r} is not the source bucket {settings.source_bucket!r}")
     upload = read_object_created(event)
-    routes = matching_routes(settings.routes, upload.key)
-    if not routes:
+    requests = plan_starts(settings.routes, upload)
+    if not requests:
         return Ignore("no_matching_route", f"key {upload.key!r} matches no route")
+    return Start(upload=upload, requests=requests)
+
+
+def plan_starts(routes: tuple[Route, ...], upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
+    """Every StartPipelineExecution this upload calls for, exactly as sent; empty when no route matches.
+
+    The function and `make start` both plan with this, so a manual start repeats the function's requests.
+    """
+    matching = matching_routes(routes, upload.key)
     # One start per pipeline: the first matching route for a pipeline wins (one token, one request).
-    first_per_pipeline = {route.pipeline: route for route in reversed(routes)}
-    chosen = [route for route in routes if first_per_pipeline[route.pipeline] is route]
-    return Start(upload=upload, requests=tuple(start_request(route, upload) for route in chosen))
+    first_per_pipeline = {route.pipeline: route for route in reversed(matching)}
+    return tuple(start_request(route, upload) for route in matching if first_per_pipeline[route.pipeline] is route)
 
 
 def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
@@ -90,13 +103,17 @@ def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
 
 
 def request_token(pipeline: str, upload: S3ObjectCreated) -> str:
-    """Same pipeline + bucket + key + version → same token, whatever event id carried it.
+    """Same pipeline + bucket + key + version -> same token, whatever event or person asked for the start.
 
-    Without a version id the S3 sequencer (one per change of a key) stands in, then the event id.
-    Hex of SHA-256 fits CodePipeline's `[a-zA-Z0-9-]{1,128}`; version ids themselves contain dots.
+    Without a version id (an unversioned bucket; CodePipeline's S3 source wants versioning) the content
+    stands in: ETag and size, which S3 HeadObject reports too, so `make start` derives the same token. Then
+    the S3 sequencer, then the event id. Hex of SHA-256 fits CodePipeline's `[a-zA-Z0-9-]{1,128}`; version
+    ids themselves contain dots.
     """
     if upload.version_id is not None:
         revision = f"version:{upload.version_id}"
+    elif upload.etag is not None and upload.size is not None:
+        revision = f"content:{upload.etag}:{upload.size}"
     elif upload.sequencer is not None:
         revision = f"sequencer:{upload.sequencer}"
     else:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from trigger_fn.clients import AwsClients
 from trigger_fn.observability import logger, metrics, tracer
 from trigger_fn.settings import load_settings
 from trigger_fn.trigger import handle_event
@@ -14,14 +15,16 @@ from trigger_fn.trigger import handle_event
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from trigger_fn.pipeline_client import PipelineStarter
-
 # Read at init so a bad setting fails the cold start, naming the variable, before any event is taken.
 SETTINGS = load_settings(os.environ)
+# No client is made here: each is made on the first event that needs it.
+CLIENTS = AwsClients()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: Any, context: LambdaContext, starter: PipelineStarter | None = None) -> dict[str, Any]:
-    return handle_event(event, SETTINGS, starter, remaining_s=lambda: context.get_remaining_time_in_millis() / 1000)
+def lambda_handler(event: Any, context: LambdaContext, clients: AwsClients | None = None) -> dict[str, Any]:
+    return handle_event(
+        event, SETTINGS, clients or CLIENTS, remaining_s=lambda: context.get_remaining_time_in_millis() / 1000
+    )

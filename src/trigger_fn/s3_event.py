@@ -25,7 +25,6 @@ class MalformedEventError(ValueError):
 class EventEnvelope(NamedTuple):
     """The EventBridge fields needed to decide whether the event is ours at all."""
 
-    event_id: str
     source: str
     detail_type: str
     bucket: str | None
@@ -51,9 +50,7 @@ def read_envelope(event: Any) -> EventEnvelope:
     detail = event.get("detail")
     bucket = detail.get("bucket") if isinstance(detail, dict) else None
     name = bucket.get("name") if isinstance(bucket, dict) else None
-    event_id = event.get("id")
     return EventEnvelope(
-        event_id=event_id if isinstance(event_id, str) else "",
         source=_required_str(event, "source", "source"),
         detail_type=_required_str(event, "detail-type", "detail-type"),
         bucket=name if isinstance(name, str) else None,

@@ -7,14 +7,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from bucket_names import is_bucket_name
 from trigger_fn.routing import Route
 
 # CodePipeline's own patterns for pipeline and action names, and for pipeline variable names.
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _ACTION_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]{1,128}")
-# S3 bucket naming rules (general purpose buckets).
-_BUCKET_NAME = re.compile(r"(?!xn--)(?!sthree-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _MAX_KEY_PATTERN_BYTES = 1024
 # Facts of an upload a route may pass on as pipeline variables.
 UPLOAD_FACTS = ("bucket", "key", "version", "etag", "size", "reason", "sequencer")
@@ -34,14 +33,10 @@ class Settings(NamedTuple):
     routes: tuple[Route, ...]
     dry_run: bool
 
-    @property
-    def pipelines(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(route.pipeline for route in self.routes))
-
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     bucket = _required(environ, "SOURCE_BUCKET")
-    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+    if not is_bucket_name(bucket):
         raise SettingsError(f"SOURCE_BUCKET={bucket!r} is not a valid S3 bucket name")
     routes_json = environ.get("ROUTES", "").strip()
     routes = _routes_from_json(routes_json) if routes_json else (_single_route(environ),)

@@ -1,16 +1,22 @@
-"""One event, start to finish: decide, start the pipelines, and leave a log line and metric for each outcome."""
+"""One event, start to finish: decide, start the pipelines, and leave a log line and metric for each outcome.
+
+Every result has one shape: `status` ("started", "dry_run" or "ignored"); for a start, `versionPinned` and
+`executions`, each `{"pipelineExecutionId", "request"}` with the StartPipelineExecution request as sent; for a
+dry run, `versionPinned` and `requests`, the requests it would send; for an ignored event, `reasonCode` and
+`reason`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from trigger_fn.decisions import Ignore, Start, StartRequest, decide
+from trigger_fn.clients import AwsClients
+from trigger_fn.decisions import Ignore, Start, decide
 from trigger_fn.observability import logger, metrics
-from trigger_fn.pipeline_client import PipelineStarter, StartFailed, make_client
+from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import Settings
 
@@ -18,7 +24,7 @@ from trigger_fn.settings import Settings
 def handle_event(
     event: Any,
     settings: Settings,
-    starter: PipelineStarter | None = None,
+    clients: AwsClients,
     remaining_s: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Decide, act and report for one event; raises when the event must be kept for a retry or the DLQ."""
@@ -33,11 +39,11 @@ def handle_event(
         logger.info("Ignored event", extra={"reason_code": decision.reason_code, "reason": decision.reason})
         metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
         return {"status": "ignored", "reasonCode": decision.reason_code, "reason": decision.reason}
-    return _start(decision, settings, starter, remaining_s)
+    return _start(decision, settings, clients, remaining_s)
 
 
 def _start(
-    decision: Start, settings: Settings, starter: PipelineStarter | None, remaining_s: Callable[[], float] | None
+    decision: Start, settings: Settings, clients: AwsClients, remaining_s: Callable[[], float] | None
 ) -> dict[str, Any]:
     upload = decision.upload
     logger.append_keys(bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
@@ -50,14 +56,13 @@ def _start(
         metrics.add_metric(name="DryRuns", unit=MetricUnit.Count, value=1)
         return {"status": "dry_run", "versionPinned": decision.pinned, "requests": requests}
 
-    starter = starter or _starter()
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
     shared_record = len(decision.requests) == 1 and decision.pinned
     executions: list[dict[str, Any]] = []
     failures: list[StartFailed] = []
     for request in decision.requests:
         try:
-            execution_id = starter.start(request, remaining_s)
+            execution_id = start_execution(clients.codepipeline, request, clients.retry, remaining_s)
         except StartFailed as failure:
             failures.append(failure)
             logger.error(
@@ -72,29 +77,14 @@ def _start(
             )
             _count("PipelineStartFailures", request.pipeline, shared_record=shared_record)
             continue
-        executions.append(_execution_summary(request, execution_id))
+        executions.append({"pipelineExecutionId": execution_id, "request": request.as_api_params()})
         logger.info("Started pipeline execution", extra=executions[-1])
         _count("PipelineExecutionsStarted", request.pipeline, shared_record=shared_record)
     if failures:
         # The whole event is retried; pipelines already started repeat their token and start nothing new.
         # A permanent failure is named first: it is the one a person must fix before a redrive.
         raise next((failure for failure in failures if not failure.transient), failures[0])
-    result: dict[str, Any] = {"status": "started", "versionPinned": decision.pinned, "executions": executions}
-    if len(executions) == 1:
-        result.update(executions[0])
-    return result
-
-
-def _execution_summary(request: StartRequest, execution_id: str) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "pipelineName": request.pipeline,
-        "pipelineExecutionId": execution_id,
-        "sourceRevisions": [dict(revision) for revision in request.source_revisions],
-        "clientRequestToken": request.client_request_token,
-    }
-    if request.variables:
-        summary["variables"] = [dict(variable) for variable in request.variables]
-    return summary
+    return {"status": "started", "versionPinned": decision.pinned, "executions": executions}
 
 
 def _count(name: str, pipeline: str, *, shared_record: bool) -> None:
@@ -112,9 +102,3 @@ def _count(name: str, pipeline: str, *, shared_record: bool) -> None:
         default_dimensions=metrics.default_dimensions,
     ) as metric:
         metric.add_dimension(name="pipeline", value=pipeline)
-
-
-@cache
-def _starter() -> PipelineStarter:
-    # One client per execution environment, made on first use.
-    return PipelineStarter(make_client())

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripts.emf import emf_metrics
-from scripts.local_stack import (
+
+from local.emf import emf_metrics
+from local.local_stack import (
     MINISTACK_VENV,
     BucketEventWatcher,
     Execution,
@@ -22,7 +23,7 @@ from scripts.local_stack import (
     load_local_config,
     running_emulators,
 )
-from scripts.sample_site import zip_site
+from local.sample_site import zip_site
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,7 @@ def test_function_logs_its_decision(stack: LocalStack, release: ReleaseUpload) -
     assert release.execution is not None
     record = _started_record(stack)
     assert record["pipelineExecutionId"] == release.execution.execution_id
-    assert record["pipelineName"] == stack.config.pipeline_name
+    assert record["request"]["name"] == stack.config.pipeline_name
     assert record["key"] == stack.config.object_key
     assert record["function_name"] == stack.function_name
     assert "cold_start" in record
@@ -107,9 +108,8 @@ def test_version_pin_follows_the_event(stack: LocalStack, release: ReleaseUpload
     record = _started_record(stack)
     version = release.event["detail"]["object"].get("version-id")
     if version is not None:
-        assert {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": version} in record[
-            "sourceRevisions"
-        ]
+        pin = {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": version}
+        assert pin in record["request"]["sourceRevisions"]
         return
     warnings = [r for r in stack.function_records() if r.get("level") == "WARNING" and "no version-id" in r["message"]]
     assert warnings, "an event without version-id must be logged as an unpinned start"

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripts.template_model import REQUIRED_PARAMETERS, TEMPLATE, Unresolved, deployed, transformed
 
-from conftest import ROOT
+from local.template_model import REQUIRED_PARAMETERS, TEMPLATE, Unresolved, deployed, transformed
+from support.environment import ROOT
 
 BIN = Path(sys.executable).parent
 ROUTES = json.dumps(
@@ -167,7 +167,7 @@ class TestFunction:
 
 
 def transformed_sam_function() -> dict[str, Any]:
-    from scripts.template_model import sam_template
+    from local.template_model import sam_template
 
     properties: dict[str, Any] = sam_template()["Resources"]["TriggerFunction"]["Properties"]
     return properties

@@ -10,7 +10,6 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -19,18 +18,10 @@ from moto import mock_aws
 
 from bucket_adopter import handler
 from bucket_adopter.bucket_client import BucketNotifications
+from local.lambda_context import LocalLambdaContext
 
 REGION = "eu-west-1"
 BUCKET = "my-existing-bucket"
-
-
-@dataclass
-class Context:
-    log_stream_name: str = "2026/11/20/[$LATEST]moto"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture
@@ -95,7 +86,10 @@ def request(request_type: str, physical_id: str | None = None) -> dict[str, Any]
 def run(s3: Any, event: dict[str, Any]) -> dict[str, Any]:
     answers: list[dict[str, Any]] = []
     handler.handle_request(
-        event, Context(), BucketNotifications(s3), send=lambda url, body: answers.append(json.loads(body))
+        event,
+        LocalLambdaContext("s3-pipeline-trigger-bucket-adopter"),
+        BucketNotifications(s3),
+        send=lambda url, body: answers.append(json.loads(body)),
     )
     [answer] = answers
     return answer

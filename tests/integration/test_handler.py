@@ -10,12 +10,17 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from scripts.example_pipeline import create_s3_source_pipeline
 
-from conftest import FakeLambdaContext, FunctionOutput, RecordingCodePipeline, emitted_metrics, load_event
+from local.example_pipeline import create_s3_source_pipeline
+from local.lambda_context import LocalLambdaContext
+from support.events import load_event
+from support.function_output import FunctionOutput, emitted_metrics
+from support.recording import RecordingCodePipeline
 from trigger_fn import handler
+from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import request_token
-from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed
+from trigger_fn.pipeline_client import StartFailed
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MalformedEventError, read_object_created
 from trigger_fn.settings import load_settings
 
@@ -40,9 +45,9 @@ def codepipeline() -> Iterator[RecordingCodePipeline]:
         yield RecordingCodePipeline(client)
 
 
-def _invoke(event: Any, codepipeline: Any, context: FakeLambdaContext | None = None) -> dict[str, Any]:
-    starter = PipelineStarter(codepipeline, retry=RetryPolicy(), sleep=lambda _: None)
-    return handler.lambda_handler(event, context or FakeLambdaContext(), starter=starter)
+def _invoke(event: Any, codepipeline: Any, context: LocalLambdaContext | None = None) -> dict[str, Any]:
+    clients = AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))
+    return handler.lambda_handler(event, context or LocalLambdaContext(), clients=clients)
 
 
 def test_an_upload_starts_the_pipeline_on_exactly_that_version(
@@ -61,23 +66,19 @@ def test_an_upload_starts_the_pipeline_on_exactly_that_version(
         {"name": PIPELINE, "sourceRevisions": expected_revisions, "clientRequestToken": token}
     ]
     # AND the execution it reports exists in CodePipeline
+    (started,) = result["executions"]
     execution = codepipeline.client.get_pipeline_execution(
-        pipelineName=PIPELINE, pipelineExecutionId=result["pipelineExecutionId"]
+        pipelineName=PIPELINE, pipelineExecutionId=started["pipelineExecutionId"]
     )["pipelineExecution"]
     assert execution["trigger"]["triggerType"] == "StartPipelineExecution"
+    # AND the result describes the start by the request exactly as sent
     assert result == {
         "status": "started",
         "versionPinned": True,
-        "pipelineName": PIPELINE,
-        "pipelineExecutionId": execution["pipelineExecutionId"],
-        "sourceRevisions": expected_revisions,
-        "clientRequestToken": token,
         "executions": [
             {
-                "pipelineName": PIPELINE,
                 "pipelineExecutionId": execution["pipelineExecutionId"],
-                "sourceRevisions": expected_revisions,
-                "clientRequestToken": token,
+                "request": {"name": PIPELINE, "sourceRevisions": expected_revisions, "clientRequestToken": token},
             }
         ],
     }
@@ -92,6 +93,7 @@ def test_an_upload_starts_the_pipeline_on_exactly_that_version(
         VERSION_ID,
     )
     assert started_log["pipelineExecutionId"] == execution["pipelineExecutionId"]
+    assert started_log["request"] == codepipeline.requests[0]
     assert started_log["cold_start"] is True
     metrics = emitted_metrics(records)
     assert ("PipelineExecutionsStarted", ("service",), {"service": "s3-pipeline-trigger"}, 1) in metrics
@@ -278,11 +280,11 @@ def test_fan_out_starts_every_routed_pipeline(
     result = _invoke(event, codepipeline)
 
     assert result["status"] == "started"
-    assert [e["pipelineName"] for e in result["executions"]] == ["site", "audit"]
-    assert "pipelineExecutionId" not in result  # several executions: no single top-level id
+    assert [e["request"]["name"] for e in result["executions"]] == ["site", "audit"]
+    assert set(result) == {"status", "versionPinned", "executions"}  # one shape, whatever the number of starts
     for execution in result["executions"]:
         codepipeline.client.get_pipeline_execution(
-            pipelineName=execution["pipelineName"], pipelineExecutionId=execution["pipelineExecutionId"]
+            pipelineName=execution["request"]["name"], pipelineExecutionId=execution["pipelineExecutionId"]
         )
     assert len({r["clientRequestToken"] for r in codepipeline.requests}) == 2
 
@@ -303,7 +305,7 @@ def test_fan_out_with_one_failure_starts_the_rest_then_raises(
         stub.assert_no_pending_responses()
 
     records = output.records()
-    assert [r["pipelineName"] for r in records if r.get("message") == "Started pipeline execution"] == ["audit"]
+    assert [r["request"]["name"] for r in records if r.get("message") == "Started pipeline execution"] == ["audit"]
     metrics = emitted_metrics(records)
     assert (
         "PipelineStartFailures",

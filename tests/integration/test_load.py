@@ -20,8 +20,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from conftest import load_event
-from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed
+from support.events import load_event
+from trigger_fn.clients import AwsClients
+from trigger_fn.pipeline_client import StartFailed
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import load_settings
 from trigger_fn.trigger import handle_event
@@ -186,7 +188,7 @@ def _uploads(rng: random.Random) -> list[Delivery]:
 
 
 def _run_like_lambda(
-    deliveries: list[Delivery], starter: PipelineStarter, codepipeline: FaultyCodePipeline
+    deliveries: list[Delivery], clients: AwsClients, codepipeline: FaultyCodePipeline
 ) -> list[Delivery]:
     """Each round tries every delivery still owed a try; what raised in all three rounds is dead-lettered."""
     pending = deliveries
@@ -196,7 +198,7 @@ def _run_like_lambda(
             delivery.attempts += 1
             codepipeline.handling = delivery.upload.name
             try:
-                delivery.result = handle_event(copy.deepcopy(delivery.event), SETTINGS, starter)
+                delivery.result = handle_event(copy.deepcopy(delivery.event), SETTINGS, clients)
             except Exception as error:  # noqa: BLE001 - Lambda retries whatever the function raises
                 delivery.errors.append(error)
                 raised.append(delivery)
@@ -213,10 +215,10 @@ def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_
     deliveries = _uploads(_seeded(SEED))
     codepipeline = FaultyCodePipeline(_seeded(SEED + 1))
     sleeps: list[float] = []
-    starter = PipelineStarter(codepipeline, retry=RetryPolicy(), sleep=sleeps.append)  # type: ignore[arg-type]
+    clients = AwsClients(codepipeline, RetryPolicy(sleep=sleeps.append))  # type: ignore[arg-type]
 
     # WHEN Lambda runs them, retrying what raised
-    dlq = _run_like_lambda(deliveries, starter, codepipeline)
+    dlq = _run_like_lambda(deliveries, clients, codepipeline)
 
     # THEN every delivery is accounted for: started, ignored with its reason, or dead-lettered
     assert len(deliveries) == DELIVERIES
@@ -250,7 +252,7 @@ def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_
     runs: dict[tuple[str, str], set[str]] = defaultdict(set)
     for delivery in deliveries:
         for execution in delivery.result.get("executions", []):
-            runs[(delivery.upload.name, execution["pipelineName"])].add(execution["pipelineExecutionId"])
+            runs[(delivery.upload.name, execution["request"]["name"])].add(execution["pipelineExecutionId"])
     assert all(len(ids) == 1 for ids in runs.values()), "one version got two executions"
     expected = {(d.upload.name, p) for d in deliveries for p in d.upload.pipelines}
     never_started = expected - set(runs)

@@ -9,13 +9,16 @@ import sys
 from typing import Any
 
 import pytest
-from scripts.moto_path import function_environment, moto_stack
-from scripts.sample_site import zip_site
-from scripts.template_model import REQUIRED_PARAMETERS
 
-from conftest import ROOT, FakeLambdaContext, RecordingCodePipeline
+from local.lambda_context import LocalLambdaContext
+from local.moto_path import function_environment, moto_stack
+from local.sample_site import zip_site
+from local.template_model import REQUIRED_PARAMETERS
+from support.environment import ROOT
+from support.recording import RecordingCodePipeline
 from trigger_fn import handler
-from trigger_fn.pipeline_client import PipelineStarter
+from trigger_fn.clients import AwsClients
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.settings import load_settings
 
 
@@ -25,7 +28,7 @@ def _run_function(
     # The settings the deployed function would read for these template parameters.
     monkeypatch.setattr(handler, "SETTINGS", load_settings(function_environment(REQUIRED_PARAMETERS | parameters)))
     return handler.lambda_handler(
-        event, FakeLambdaContext(), starter=PipelineStarter(codepipeline, sleep=lambda _: None)
+        event, LocalLambdaContext(), clients=AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))
     )
 
 
@@ -41,10 +44,11 @@ def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: p
         assert recorder.requests[0]["sourceRevisions"] == [
             {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": version}
         ]
+        (started,) = result["executions"]
         execution = stack.codepipeline.get_pipeline_execution(
-            pipelineName="my-website-pipeline", pipelineExecutionId=result["pipelineExecutionId"]
+            pipelineName="my-website-pipeline", pipelineExecutionId=started["pipelineExecutionId"]
         )["pipelineExecution"]
-        assert execution["pipelineExecutionId"] == result["pipelineExecutionId"]
+        assert execution["pipelineExecutionId"] == started["pipelineExecutionId"]
 
 
 def test_two_uploads_of_the_key_start_two_versions_with_two_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +115,7 @@ def test_routes_fan_out_from_one_upload(monkeypatch: pytest.MonkeyPatch) -> None
     routes = [{"key": "site/*.zip", "pipeline": "site"}, {"key": "*.zip", "pipeline": "audit"}]
     parameters = {"Routes": json.dumps(routes), "RoutedPipelines": "site,audit", "RoutesKeyFilter": "*.zip"}
     with moto_stack(**parameters) as stack:
-        from scripts.example_pipeline import create_s3_source_pipeline
+        from local.example_pipeline import create_s3_source_pipeline
 
         for name in ("site", "audit"):
             create_s3_source_pipeline(
@@ -129,7 +133,7 @@ def test_routes_fan_out_from_one_upload(monkeypatch: pytest.MonkeyPatch) -> None
 
         result = _run_function(event, recorder, parameters, monkeypatch)
 
-        assert [e["pipelineName"] for e in result["executions"]] == ["site", "audit"]
+        assert [e["request"]["name"] for e in result["executions"]] == ["site", "audit"]
 
 
 def _iam() -> Any:
@@ -141,7 +145,7 @@ def _iam() -> Any:
 def test_make_demo_moto_prints_a_started_execution() -> None:
     env = os.environ | {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.demo_moto"], capture_output=True, text=True, check=False, cwd=ROOT, env=env
+        [sys.executable, "-m", "local.demo_moto"], capture_output=True, text=True, check=False, cwd=ROOT, env=env
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,31 +19,21 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from scripts import deployed_stack, start_pipeline
-from scripts.example_pipeline import create_s3_source_pipeline
 
-from conftest import RecordingCodePipeline, load_event
+from local.example_pipeline import create_s3_source_pipeline
+from ops import stack as deployed_stack
+from ops import start as start_pipeline
+from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
+from support.events import load_event
+from support.recording import RecordingCodePipeline
+from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Start, decide, request_token
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import S3ObjectCreated
 from trigger_fn.settings import load_settings
+from trigger_fn.trigger import handle_event
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = "eu-west-1"
-BUCKET = "my-artifact-bucket"
-KEY = "my-website.zip"
-PIPELINE = "my-website-pipeline"
-STACK = "s3-pipeline-trigger"
-FUNCTION = "s3-pipeline-trigger-TriggerFunction-Q1w2E3r4"
-# The trigger function's environment as the template sets it.
-FUNCTION_ENV = {
-    "SOURCE_BUCKET": BUCKET,
-    "OBJECT_KEY": KEY,
-    "PIPELINE_NAME": PIPELINE,
-    "SOURCE_ACTION_NAME": "Source",
-    "OVERRIDE_OBJECT_KEY": "false",
-    "DRY_RUN": "false",
-    "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
-}
 
 
 @dataclass
@@ -53,38 +42,6 @@ class Deployed:
     s3: Any
     codepipeline: RecordingCodePipeline
     versions: list[str]
-
-
-def deploy(session: boto3.Session, environment: dict[str, str], *, versioned: bool = True) -> list[str]:
-    """What `sam deploy` leaves behind, as far as `make start` reads it: stack output, function, bucket, pipeline."""
-    s3 = session.client("s3")
-    iam = session.client("iam")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    if versioned:
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    versions = [s3.put_object(Bucket=BUCKET, Key=KEY, Body=body).get("VersionId") for body in (b"v1", b"v2")]
-    create_s3_source_pipeline(
-        codepipeline=session.client("codepipeline"), iam=iam, s3=s3, name=PIPELINE, source_bucket=BUCKET, object_key=KEY
-    )
-    role = iam.create_role(RoleName="trigger-role", AssumeRolePolicyDocument=json.dumps({}))["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("trigger_fn/handler.py", "def lambda_handler(event, context):\n    return None\n")
-    # Created, never invoked: moto needs no Docker for that.
-    session.client("lambda").create_function(
-        FunctionName=FUNCTION,
-        Runtime="python3.13",
-        Role=role,
-        Handler="trigger_fn.handler.lambda_handler",
-        Code={"ZipFile": code.getvalue()},
-        Environment={"Variables": environment},
-    )
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"TriggerFunctionName": {"Value": FUNCTION}},
-    }
-    session.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
-    return [version for version in versions if version]
 
 
 @pytest.fixture
@@ -195,6 +152,74 @@ def test_every_matching_route_gets_the_functions_request(deployed: Deployed) -> 
     assert [request["name"] for request in expected] == [PIPELINE, "audit"]
 
 
+# Two routes name the same pipeline (the first wins), one overrides the key, variables from every fact both know.
+AGREEMENT_ROUTES = [
+    {
+        "key": "*.zip",
+        "pipeline": PIPELINE,
+        "overrideKey": True,
+        "variables": {"V": "version", "K": "key", "E": "etag", "S": "size", "B": "bucket"},
+    },
+    {"key": "my-*", "pipeline": PIPELINE},
+    {"key": "my-*", "pipeline": "audit", "sourceAction": "Fetch"},
+]
+
+
+def _aws_event_for(s3: Any, key: str) -> dict[str, Any]:
+    """The Object Created event AWS sends for the key's newest object: its version (if any), ETag and size."""
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    event = load_event("put-object.json")
+    detail_object = event["detail"]["object"]
+    detail_object.update({"key": key, "etag": head["ETag"].strip('"'), "size": head["ContentLength"]})
+    if head.get("VersionId") in (None, "null"):
+        del detail_object["version-id"]
+    else:
+        detail_object["version-id"] = head["VersionId"]
+    return event
+
+
+@pytest.mark.parametrize("versioned", [True, False], ids=["versioned", "unversioned"])
+@pytest.mark.parametrize(
+    "environment",
+    [
+        FUNCTION_ENV,
+        {**FUNCTION_ENV, "OVERRIDE_OBJECT_KEY": "true"},
+        {**FUNCTION_ENV, "ROUTES": json.dumps(AGREEMENT_ROUTES)},
+    ],
+    ids=["one-route", "key-override", "duplicate-pipeline-routes-with-variables"],
+)
+def test_make_start_and_the_function_send_identical_requests(environment: dict[str, str], versioned: bool) -> None:
+    with mock_aws():
+        # GIVEN a deployed stack and an object in its bucket
+        session = boto3.Session(region_name=REGION)
+        deploy(session, environment, versioned=versioned)
+        create_s3_source_pipeline(
+            codepipeline=session.client("codepipeline"),
+            iam=session.client("iam"),
+            s3=session.client("s3"),
+            name="audit",
+            source_bucket=BUCKET,
+            object_key=KEY,
+            source_action="Fetch",
+        )
+        by_hand = Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), [])
+        by_function = RecordingCodePipeline(session.client("codepipeline"))
+
+        # WHEN a person starts it by hand, and the function handles the object's own S3 event
+        code, _, err = start(by_hand, args())
+        result = handle_event(
+            _aws_event_for(by_hand.s3, KEY),
+            load_settings(environment),
+            AwsClients(by_function, RetryPolicy(sleep=lambda _: None)),  # type: ignore[arg-type]
+        )
+
+    # THEN both sent the same requests, to the letter, tokens included
+    assert code == start_pipeline.EXIT_OK, err
+    assert result["status"] == "started"
+    assert by_hand.codepipeline.requests == by_function.requests
+    assert len({request["name"] for request in by_function.requests}) == len(by_function.requests)
+
+
 def test_a_key_no_route_matches_starts_nothing(deployed: Deployed) -> None:
     deployed.s3.put_object(Bucket=BUCKET, Key="notes.txt", Body=b"x")
 
@@ -299,7 +324,7 @@ def test_the_command_line_honours_aws_endpoint_url(moto_server: str, monkeypatch
     )
 
     finished = subprocess.run(
-        [sys.executable, "-m", "scripts.start_pipeline", "--key", KEY, "--stack-name", STACK],
+        [sys.executable, "-m", "ops.start", "--key", KEY, "--stack-name", STACK],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -317,9 +342,17 @@ def test_the_command_line_honours_aws_endpoint_url(moto_server: str, monkeypatch
     assert f'"revisionValue": "{versions[-1]}"' in finished.stdout
 
 
-def test_make_start_passes_key_version_and_stack() -> None:
+def test_make_start_passes_key_version_stack_and_args() -> None:
     finished = subprocess.run(
-        ["make", "-n", "start", "KEY=releases/my site.zip", "VERSION=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", "STACK=prod"],
+        [
+            "make",
+            "-n",
+            "start",
+            "KEY=releases/my site.zip",
+            "VERSION=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+            "STACK=prod",
+            "ARGS=--dry-run",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -329,8 +362,8 @@ def test_make_start_passes_key_version_and_stack() -> None:
 
     assert finished.returncode == 0, finished.stderr
     assert (
-        '-m scripts.start_pipeline --key "releases/my site.zip" --version "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" '
-        '--stack-name "prod"' in finished.stdout
+        '-m ops.start --key "releases/my site.zip" --version "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" '
+        '--stack-name "prod" --dry-run' in finished.stdout
     )
 
 

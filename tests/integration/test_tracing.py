@@ -9,27 +9,23 @@ import subprocess
 import sys
 from typing import Any
 
-from conftest import FUNCTION_ENV, ROOT
+from support.environment import FUNCTION_ENV, ROOT
 
 INVOKE_ONCE = """
 import json, sys
 import boto3
 from botocore.stub import Stubber
 from trigger_fn import handler
-from trigger_fn.pipeline_client import PipelineStarter
-
-class Context:
-    function_name = "s3-pipeline-trigger-trigger"; function_version = "$LATEST"; memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:s3-pipeline-trigger-trigger"
-    aws_request_id = "trace-test"
-    def get_remaining_time_in_millis(self): return 30000
+from trigger_fn.clients import AwsClients
+from local.lambda_context import LocalLambdaContext
 
 client = boto3.client("codepipeline", region_name="eu-west-1")
 stub = Stubber(client)
 stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "e-1"})
 stub.activate()
 event = json.load(open(sys.argv[1]))
-print(json.dumps(handler.lambda_handler(event, Context(), starter=PipelineStarter(client))))
+context = LocalLambdaContext(request_id="trace-test")
+print(json.dumps(handler.lambda_handler(event, context, clients=AwsClients(client))))
 """
 
 
@@ -46,7 +42,7 @@ def _packets(sock: socket.socket) -> list[dict[str, Any]]:
         documents.append(json.loads(body))
 
 
-def test_one_invocation_sends_one_handler_subsegment_with_the_codepipeline_call_inside() -> None:
+def test_one_invocation_traces_the_handler_and_the_codepipeline_call_inside_it() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))
         port = daemon.getsockname()[1]
@@ -55,7 +51,7 @@ def test_one_invocation_sends_one_handler_subsegment_with_the_codepipeline_call_
             | FUNCTION_ENV
             | {
                 "POWERTOOLS_TRACE_DISABLED": "false",
-                "PYTHONPATH": str(ROOT / "src"),
+                "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
                 "LAMBDA_TASK_ROOT": str(ROOT / "src"),
                 "AWS_LAMBDA_FUNCTION_NAME": "s3-pipeline-trigger-trigger",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
@@ -76,12 +72,15 @@ def test_one_invocation_sends_one_handler_subsegment_with_the_codepipeline_call_
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "started"
 
-        (document,) = _packets(daemon)
+        documents = _packets(daemon)
 
-    assert document["name"] == "## lambda_handler"
-    assert document["trace_id"] == "1-6745f0a1-0123456789abcdef01234567"
-    assert document["parent_id"] == "53995c3f42cd8ad8"
-    assert "response" not in json.dumps(document.get("metadata", {})).lower()
-    (call,) = document["subsegments"]
-    assert call["name"] == "codepipeline"
+    # Powertools streams each subsegment as it closes (no batching: a batch past the UDP limit would be lost).
+    by_name = {document["name"]: document for document in documents}
+    assert sorted(by_name) == ["## lambda_handler", "codepipeline"], documents
+    handler_segment, call = by_name["## lambda_handler"], by_name["codepipeline"]
+    assert {document["trace_id"] for document in documents} == {"1-6745f0a1-0123456789abcdef01234567"}
+    assert handler_segment["parent_id"] == "53995c3f42cd8ad8"
+    assert call["parent_id"] == handler_segment["id"]
     assert call["aws"]["operation"] == "StartPipelineExecution"
+    # capture_response=False: the function's result (tokens, versions) stays out of the trace.
+    assert "response" not in json.dumps(handler_segment.get("metadata", {})).lower()

@@ -30,6 +30,7 @@ from bucket_adopter.adoption import (
 from bucket_adopter.bucket_client import BucketNotifications
 from bucket_adopter.cfn_response import MAX_BODY_BYTES, Request, Responder, response_body
 from bucket_adopter.notifications import configuration_from_response, eventbridge_enabled, with_eventbridge
+from local.lambda_context import LocalLambdaContext
 
 BUCKET = "my-artifact-bucket"
 OTHER_BUCKET = "my-other-bucket"
@@ -119,20 +120,8 @@ def answer_server() -> Iterator[AnswerServer]:
         thread.join()
 
 
-@dataclass
-class AdopterContext:
-    function_name: str = "s3-pipeline-trigger-BucketAdopterFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = (
-        "arn:aws:lambda:eu-west-1:123456789012:function:s3-pipeline-trigger-BucketAdopterFunction"
-    )
-    aws_request_id: str = "0d6f1e34-2c41-4b7a-9d55-3f0c4ab2f001"
-    log_stream_name: str = "2026/11/20/[$LATEST]0123456789abcdef"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def adopter_context(timeout_s: float = 60.0) -> LocalLambdaContext:
+    return LocalLambdaContext("s3-pipeline-trigger-bucket-adopter", memory_mb=128, timeout_s=timeout_s)
 
 
 @pytest.fixture
@@ -306,7 +295,7 @@ def test_create_turns_eventbridge_on_and_writes_back_the_queue_topic_and_lambda_
     # THEN exactly this whole configuration is written back, EventBridge added
     expect_write(stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}})
 
-    handler.handle_request(cfn_event("Create", answer_server.url), AdopterContext(), notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
 
     answer = only_answer(answer_server)
     assert answer == {
@@ -326,7 +315,7 @@ def test_the_answer_is_a_put_with_an_empty_content_type_to_the_exact_presigned_u
     notifications, stubber = s3
     expect_read(stubber, EVENTBRIDGE_ON)
 
-    handler.handle_request(cfn_event("Create", answer_server.url), AdopterContext(), notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
 
     [received] = answer_server.answers
     assert received.method == "PUT"
@@ -350,7 +339,7 @@ def test_already_on_bucket_is_recorded_as_was_on_and_delete_leaves_it_on(
     # GIVEN EventBridge was on before the stack came: Create reads and writes nothing back
     expect_read(stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
 
-    handler.handle_request(cfn_event("Create", answer_server.url), AdopterContext(), notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
     created = only_answer(answer_server)
     assert created["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-on"
     assert created["Data"]["EventBridgeWasEnabled"] == "true"
@@ -359,7 +348,7 @@ def test_already_on_bucket_is_recorded_as_was_on_and_delete_leaves_it_on(
     answer_server.answers.clear()
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id=created["PhysicalResourceId"]),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -377,7 +366,7 @@ def test_delete_of_a_bucket_that_was_off_turns_eventbridge_off_and_keeps_the_oth
 
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -394,7 +383,7 @@ def test_delete_repeated_after_eventbridge_is_already_off_writes_nothing(
 
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -416,7 +405,7 @@ def test_update_of_the_same_bucket_keeps_was_off_although_the_stack_turned_event
             old_bucket=BUCKET,
             ExpectedBucketOwner="",
         ),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -437,7 +426,7 @@ def test_update_turns_eventbridge_back_on_when_someone_turned_it_off_and_keeps_t
         cfn_event(
             "Update", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off", old_bucket=BUCKET
         ),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -459,7 +448,7 @@ def test_update_to_another_bucket_adopts_it_under_a_new_physical_id(
             physical_id="s3-eventbridge:my-artifact-bucket:was-on",
             old_bucket=BUCKET,
         ),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -482,7 +471,7 @@ def test_expected_bucket_owner_is_sent_with_every_s3_call(
     )
 
     handler.handle_request(
-        cfn_event("Create", answer_server.url, ExpectedBucketOwner="123456789012"), AdopterContext(), notifications
+        cfn_event("Create", answer_server.url, ExpectedBucketOwner="123456789012"), adopter_context(), notifications
     )
 
     assert only_answer(answer_server)["Status"] == "SUCCESS"
@@ -502,7 +491,7 @@ def test_delete_of_a_bucket_that_no_longer_exists_succeeds(
 
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -518,7 +507,7 @@ def test_delete_after_a_failed_create_touches_nothing(
 
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge-not-adopted:create-request-6f2c"),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -539,13 +528,13 @@ def test_access_denied_on_create_answers_failed_with_a_readable_reason(
         expected_params={"Bucket": BUCKET},
     )
 
-    handler.handle_request(cfn_event("Create", answer_server.url), AdopterContext(), notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
 
     answer = only_answer(answer_server)
     assert answer["Status"] == "FAILED"
     assert answer["Reason"] == (
         "GetBucketNotificationConfiguration on bucket 'my-artifact-bucket' failed: AccessDenied: Access Denied"
-        " (log stream 2026/11/20/[$LATEST]0123456789abcdef)"
+        f" (log stream {LocalLambdaContext().log_stream_name})"
     )
     # Nothing was adopted: the rollback's Delete for this id leaves the bucket alone.
     assert answer["PhysicalResourceId"] == "s3-eventbridge-not-adopted:create-request-6f2c"
@@ -566,7 +555,7 @@ def test_access_denied_on_delete_answers_failed_and_keeps_the_physical_id(
 
     handler.handle_request(
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -587,7 +576,7 @@ def test_failed_update_keeps_the_old_physical_id(
         cfn_event(
             "Update", answer_server.url, bucket="Not_A_Bucket", physical_id="s3-eventbridge:my-artifact-bucket:was-off"
         ),
-        AdopterContext(),
+        adopter_context(),
         notifications,
     )
 
@@ -606,7 +595,7 @@ class ExplodingNotifications(BucketNotifications):
 
 
 def test_an_unexpected_exception_still_answers_failed(answer_server: AnswerServer) -> None:
-    handler.handle_request(cfn_event("Create", answer_server.url), AdopterContext(), ExplodingNotifications())
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), ExplodingNotifications())
 
     answer = only_answer(answer_server)
     assert answer["Status"] == "FAILED"
@@ -631,7 +620,7 @@ class NotificationsStuckUntilAnswered(BucketNotifications):
 def test_near_the_timeout_cloudformation_is_answered_failed_once(answer_server: AnswerServer) -> None:
     # GIVEN less time left than the guard's margin, and S3 that does not answer before CloudFormation is told
     notifications = NotificationsStuckUntilAnswered(answer_server.first_answer)
-    context = AdopterContext(remaining_ms=int(handler.TIMEOUT_MARGIN_S * 1000) - 1)
+    context = adopter_context(timeout_s=handler.TIMEOUT_MARGIN_S - 0.001)
 
     handler.handle_request(cfn_event("Create", answer_server.url), context, notifications)
 
@@ -649,7 +638,7 @@ def test_lambda_handler_entry_point_answers_through_the_module_client(
     expect_read(stubber, EVENTBRIDGE_ON)
     monkeypatch.setattr(handler, "_notifications", lambda: notifications)
 
-    handler.lambda_handler(cfn_event("Create", answer_server.url), AdopterContext())  # type: ignore[arg-type]
+    handler.lambda_handler(cfn_event("Create", answer_server.url), adopter_context())  # type: ignore[arg-type]
 
     assert only_answer(answer_server)["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-on"
 

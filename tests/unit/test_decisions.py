@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import load_event
+from support.events import load_event
 from trigger_fn.decisions import Ignore, Start, decide, request_token, start_request
 from trigger_fn.routing import Route
 from trigger_fn.s3_event import MalformedEventError, read_object_created
@@ -142,19 +142,31 @@ class TestToken:
         assert TOKEN_PATTERN.fullmatch(token)
         assert "." not in token
 
-    def test_unversioned_uploads_fall_back_to_the_sequencer(self) -> None:
+    def test_unversioned_uploads_are_identified_by_their_content(self) -> None:
+        # GIVEN one unversioned upload, its redelivery under another event id and sequencer, and other content
         event = load_event("put-object-unversioned.json")
         again = load_event("put-object-unversioned.json") | {"id": "redelivery"}
-        changed = load_event("put-object-unversioned.json")
+        again["detail"]["object"]["sequencer"] = "00673DF6F1A2B3C4FF"
+        other_bytes = load_event("put-object-unversioned.json")
+        other_bytes["detail"]["object"]["etag"] = "0123456789abcdef0123456789abcdef"
+        other_size = load_event("put-object-unversioned.json")
+        other_size["detail"]["object"]["size"] += 1
+
+        # THEN ETag and size decide (what HeadObject reports too, so `make start` derives the same token)
+        assert _token(event) == _token(again)
+        assert _token(event) != _token(other_bytes)
+        assert _token(event) != _token(other_size)
+
+    def test_without_version_or_etag_the_sequencer_then_the_event_id_decides(self) -> None:
+        event = load_event("put-object-unversioned.json")
+        del event["detail"]["object"]["etag"]
+        changed = json.loads(json.dumps(event))
         changed["detail"]["object"]["sequencer"] = "00673DF6F1A2B3C4FF"
 
-        assert _token(event) == _token(again)
+        assert _token(event) == _token(event | {"id": "redelivery"})
         assert _token(event) != _token(changed)
 
-    def test_with_neither_version_nor_sequencer_the_event_id_decides(self) -> None:
-        event = load_event("put-object-unversioned.json")
         del event["detail"]["object"]["sequencer"]
-
         assert _token(event) == _token(json.loads(json.dumps(event)))
         assert _token(event) != _token(event | {"id": "other"})
 

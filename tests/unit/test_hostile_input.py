@@ -17,10 +17,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import FakeLambdaContext, FunctionOutput, load_event
+from local.lambda_context import LocalLambdaContext
+from support.events import load_event
+from support.function_output import FunctionOutput
 from trigger_fn import handler
+from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Ignore, Start, decide
-from trigger_fn.pipeline_client import PipelineStarter
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MAX_KEY_BYTES, MAX_VERSION_ID_CHARS, MalformedEventError
 from trigger_fn.settings import Settings, load_settings
 from trigger_fn.trigger import handle_event
@@ -277,11 +280,11 @@ class RecordingCodePipeline:
 @with_edge_cases
 def test_handle_event_starts_only_what_the_oracle_allows(event: Any) -> None:
     codepipeline = RecordingCodePipeline()
-    starter = PipelineStarter(codepipeline, sleep=lambda _: None)  # type: ignore[arg-type]
+    clients = AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     expected = oracle(event, None)
 
     try:
-        result = handle_event(copy.deepcopy(event), TWO_ROUTES, starter)
+        result = handle_event(copy.deepcopy(event), TWO_ROUTES, clients)
     except MalformedEventError as error:
         _check_malformed(error)
         assert expected == "malformed"
@@ -333,7 +336,7 @@ def _large_event(marker: str) -> dict[str, Any]:
 def test_an_event_at_the_size_limit_starts_exactly_once() -> None:
     codepipeline = RecordingCodePipeline()
 
-    result = handle_event(_large_event("filler"), ONE_ROUTE, PipelineStarter(codepipeline))  # type: ignore[arg-type]
+    result = handle_event(_large_event("filler"), ONE_ROUTE, AwsClients(codepipeline))  # type: ignore[arg-type]
 
     assert result["status"] == "started"
     assert len(codepipeline.requests) == 1
@@ -358,7 +361,7 @@ def test_no_event_body_reaches_the_logs(event_name: str, output: FunctionOutput,
 
     # WHEN the real entry point (with its Powertools decorators) handles it
     try:
-        handler.lambda_handler(event, FakeLambdaContext(), starter=PipelineStarter(RecordingCodePipeline()))  # type: ignore[arg-type]
+        handler.lambda_handler(event, LocalLambdaContext(), clients=AwsClients(RecordingCodePipeline()))  # type: ignore[arg-type]
     except MalformedEventError:
         assert event_name == "malformed-missing-key.json"
 

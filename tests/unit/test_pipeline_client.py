@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
+from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest
-from trigger_fn.pipeline_client import PipelineStarter, RetryPolicy, StartFailed, make_client
+from trigger_fn.pipeline_client import StartFailed, start_execution
+from trigger_fn.retries import RetryPolicy
 
 REQUEST = StartRequest(
     pipeline="my-website-pipeline",
@@ -45,20 +47,22 @@ def client_and_stub() -> Iterator[tuple[object, Stubber]]:
         stub.assert_no_pending_responses()
 
 
-def _starter(client: object, sleeps: list[float], **policy: float) -> PipelineStarter:
-    return PipelineStarter(
-        client,  # type: ignore[arg-type]
-        retry=RetryPolicy(**policy),  # type: ignore[arg-type]
-        sleep=sleeps.append,
-        jitter=lambda low, high: high,
-    )
+def _start(
+    client: object,
+    sleeps: list[float],
+    request: StartRequest = REQUEST,
+    remaining_s: Callable[[], float] | None = None,
+    **policy: float,
+) -> str:
+    retry = RetryPolicy(**policy, sleep=sleeps.append, jitter=lambda low, high: high)  # type: ignore[misc]
+    return start_execution(client, request, retry, remaining_s)  # type: ignore[arg-type]
 
 
 def test_sends_exactly_the_request_and_returns_the_execution_id(client_and_stub: tuple[object, Stubber]) -> None:
     client, stub = client_and_stub
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
 
-    assert _starter(client, []).start(REQUEST) == EXECUTION_ID
+    assert _start(client, []) == EXECUTION_ID
 
 
 def test_variables_are_sent_when_the_route_has_them(client_and_stub: tuple[object, Stubber]) -> None:
@@ -77,7 +81,7 @@ def test_variables_are_sent_when_the_route_has_them(client_and_stub: tuple[objec
         },
     )
 
-    assert _starter(client, []).start(request) == EXECUTION_ID
+    assert _start(client, [], request) == EXECUTION_ID
 
 
 @pytest.mark.parametrize(
@@ -99,7 +103,7 @@ def test_transient_errors_are_retried_with_backoff(
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
     sleeps: list[float] = []
 
-    assert _starter(client, sleeps).start(REQUEST) == EXECUTION_ID
+    assert _start(client, sleeps) == EXECUTION_ID
     # Exponential ceilings (jitter pinned to the ceiling here): 0.2 s, then 0.4 s.
     assert sleeps == [0.2, 0.4]
 
@@ -111,7 +115,7 @@ def test_transient_errors_give_up_after_max_attempts(client_and_stub: tuple[obje
     sleeps: list[float] = []
 
     with pytest.raises(StartFailed) as raised:
-        _starter(client, sleeps).start(REQUEST)
+        _start(client, sleeps)
 
     assert (raised.value.code, raised.value.transient, raised.value.attempts) == ("ThrottlingException", True, 4)
     assert sleeps == [0.2, 0.4, 0.8]
@@ -128,7 +132,7 @@ def test_permanent_errors_raise_at_once(client_and_stub: tuple[object, Stubber],
     sleeps: list[float] = []
 
     with pytest.raises(StartFailed) as raised:
-        _starter(client, sleeps).start(REQUEST)
+        _start(client, sleeps)
 
     assert (raised.value.code, raised.value.transient, raised.value.attempts) == (code, False, 1)
     assert sleeps == []
@@ -140,7 +144,7 @@ def test_stops_retrying_when_the_invocation_is_running_out(client_and_stub: tupl
     sleeps: list[float] = []
 
     with pytest.raises(StartFailed) as raised:
-        _starter(client, sleeps).start(REQUEST, remaining_s=lambda: 3.1)
+        _start(client, sleeps, remaining_s=lambda: 3.1)
 
     assert raised.value.attempts == 1
     assert sleeps == []
@@ -158,7 +162,7 @@ def test_connection_errors_are_transient() -> None:
 
     client = Unreachable()
 
-    assert _starter(client, []).start(REQUEST) == EXECUTION_ID
+    assert _start(client, []) == EXECUTION_ID
     assert client.calls == 2
 
 
@@ -168,7 +172,15 @@ def test_a_response_without_an_execution_id_is_never_a_success() -> None:
             return {}
 
     with pytest.raises(StartFailed, match="NoExecutionId"):
-        _starter(Empty(), [], max_attempts=1).start(REQUEST)
+        _start(Empty(), [], max_attempts=1)
+
+
+def test_clients_are_made_on_first_use_never_at_import() -> None:
+    # Each cold start pays for a client only when an event needs one (~50-70 ms each).
+    clients = AwsClients()
+
+    assert clients._codepipeline is None
+    assert clients.codepipeline is clients.codepipeline
 
 
 def test_the_real_client_leaves_retries_to_the_adapter_and_honours_the_endpoint_variable(
@@ -176,7 +188,7 @@ def test_the_real_client_leaves_retries_to_the_adapter_and_honours_the_endpoint_
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", "http://127.0.0.1:5999")
 
-    client = make_client()
+    client = AwsClients().codepipeline
 
     assert client.meta.endpoint_url == "http://127.0.0.1:5999"
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}

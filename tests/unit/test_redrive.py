@@ -13,10 +13,11 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
-from scripts import deployed_stack, redrive
-from scripts.redrive import InvokeResult, QueueSource
 
-from conftest import load_event
+from ops import redrive
+from ops import stack as deployed_stack
+from ops.redrive import InvokeResult, QueueSource
+from support.events import load_event
 
 REGION = "eu-west-1"
 FUNCTION = "s3-pipeline-trigger-TriggerFunction-abc"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from conftest import load_event
+from support.events import load_event
 from trigger_fn.s3_event import MalformedEventError, read_envelope, read_object_created
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from scripts.example_pipeline import create_s3_source_pipeline
-from scripts.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.example_pipeline import create_s3_source_pipeline
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 
 REGION = "eu-west-1"
 

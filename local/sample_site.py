@@ -6,7 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
-SAMPLE_SITE = Path(__file__).resolve().parent.parent / "demo" / "site"
+SAMPLE_SITE = Path(__file__).resolve().parent / "site"
 
 
 def zip_site(site: Path = SAMPLE_SITE) -> tuple[bytes, int]:

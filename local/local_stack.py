@@ -28,8 +28,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from scripts.example_pipeline import create_s3_source_pipeline
-from scripts.sample_site import zip_site
+from local.example_pipeline import create_s3_source_pipeline
+from local.sample_site import zip_site
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK_VENV = ROOT / ".venv-ministack"
@@ -550,9 +550,9 @@ Local stack up (left running on purpose; pids in .local/*.pid).
   bucket {stack.outputs["SourceBucket"]}   function {stack.function_name}   pipeline {config.pipeline_name}
 
 Upload the sample site (or any file) and see what happened:
-  {python} -m scripts.local_stack upload demo/site --key {config.object_key}
-  {python} -m scripts.local_stack logs
-  {python} -m scripts.local_stack executions
+  {python} -m local.local_stack upload local/site --key {config.object_key}
+  {python} -m local.local_stack logs
+  {python} -m local.local_stack executions
 
 With your own tools: AWS_ENDPOINT_URL={emulators.ministack.url} AWS_ENDPOINT_URL_CODEPIPELINE={emulators.moto.url} \\
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={config.region}
@@ -610,7 +610,7 @@ def _cli_executions() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.local_stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local.local_stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the emulators, deploy the stack, create the pipeline; leave them running")
     commands.add_parser("down", help="stop the emulators `up` started")

@@ -13,9 +13,9 @@ with status `started` (pipelines started, or found already started through the i
 Anything else stays: a function error, `dry_run` (nothing was started), an unknown status, a message
 whose shape is not one of the two above. Without --apply nothing is invoked or deleted.
 
-    python -m scripts.redrive                      # dry run: list what is in both queues
-    python -m scripts.redrive --apply              # redrive
-    python -m scripts.redrive --queue-url URL --function-name NAME --apply
+    python -m ops.redrive                      # dry run: list what is in both queues
+    python -m ops.redrive --apply              # redrive
+    python -m ops.redrive --queue-url URL --function-name NAME --apply
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts.deployed_stack import default_stack_name, stack_outputs
+from ops.stack import default_stack_name, stack_outputs
 
 # Statuses of the function's answer after which the event needs nothing more.
 DONE_STATUSES = frozenset({"started", "ignored"})
@@ -333,7 +333,7 @@ def _stack_queues(args: argparse.Namespace, outputs: dict[str, str]) -> list[tup
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.redrive",
+        prog="python -m ops.redrive",
         description="Re-invoke the trigger function on the events kept in the stack's dead-letter queues.",
     )
     parser.add_argument("--apply", action="store_true", help="invoke and delete handled messages (default: dry run)")

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.emf import emf_metrics
-from scripts.local_stack import (
+from local.emf import emf_metrics
+from local.local_stack import (
     DEFAULT_MINISTACK_PORT,
     LOCAL_DIR,
     LocalStack,
@@ -27,7 +27,7 @@ from scripts.local_stack import (
     require_ministack_venv,
     running_emulators,
 )
-from scripts.sample_site import zip_site
+from local.sample_site import zip_site
 
 # Any upload whose key the rule must not match.
 IGNORED_KEY = "notes/readme.txt"
@@ -130,7 +130,7 @@ def _run_scenario(stack: LocalStack, steps: Steps) -> None:
     sent_at = datetime.now(UTC)
     version = stack.upload(stack.config.object_key, body)
     steps.done(
-        f"Uploaded {stack.config.object_key} ({len(body)} bytes, {file_count} files from demo/site)",
+        f"Uploaded {stack.config.object_key} ({len(body)} bytes, {file_count} files from local/site)",
         f"s3://{stack.outputs['SourceBucket']}/{stack.config.object_key}  version {version}",
     )
 
@@ -190,10 +190,8 @@ def _decision_lines(records: list[dict[str, Any]], started: dict[str, Any]) -> l
         "function_name",
         "key",
         "version_id",
-        "pipelineName",
         "pipelineExecutionId",
-        "sourceRevisions",
-        "clientRequestToken",
+        "request",
         "correlation_id",
     )
     lines.extend(f"  {name}: {started[name]}" for name in shown if name in started)
@@ -209,7 +207,7 @@ def _version_note(event: dict[str, Any] | None, started: dict[str, Any]) -> str:
         f"      NOTE  Version pin skipped here. ministack's S3 event has {fields} but no version-id\n"
         "            (it puts versions only into classic S3 notifications), so the function logged the warning\n"
         f"            above and started the pipeline unpinned (versionPinned false, sourceRevisions "
-        f"{started.get('sourceRevisions')}).\n"
+        f"{started.get('request', {}).get('sourceRevisions')}).\n"
         "            On AWS the event carries version-id and the start is pinned to it; the moto tests prove that."
     )
 

@@ -10,10 +10,10 @@ import sys
 import time
 from typing import Any
 
-from scripts.emf import emf_metrics
-from scripts.invoke import LocalLambdaContext
-from scripts.moto_path import REGION, moto_stack, use_function_environment
-from scripts.sample_site import zip_site
+from local.emf import emf_metrics
+from local.lambda_context import LocalLambdaContext
+from local.moto_path import REGION, moto_stack, use_function_environment
+from local.sample_site import zip_site
 
 PARAMETERS = {
     "SourceBucketName": "my-artifact-bucket",
@@ -50,7 +50,7 @@ def main() -> int:
     use_function_environment(PARAMETERS)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     from trigger_fn import handler
-    from trigger_fn.pipeline_client import PipelineStarter
+    from trigger_fn.clients import AwsClients
 
     with moto_stack(**PARAMETERS) as stack:
         step(1, "Bucket with versioning and EventBridge notifications (moto)", bucket=stack.bucket)
@@ -77,17 +77,18 @@ def main() -> int:
 
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = handler.lambda_handler(event, LocalLambdaContext(), starter=PipelineStarter(stack.codepipeline))
+            result = handler.lambda_handler(event, LocalLambdaContext(), clients=AwsClients(stack.codepipeline))
+        (started,) = result["executions"]
         step(
             6,
             f"Function decided: {result['status']}",
-            sourceRevisions=json.dumps(result["sourceRevisions"]),
-            clientRequestToken=result["clientRequestToken"],
+            sourceRevisions=json.dumps(started["request"]["sourceRevisions"]),
+            clientRequestToken=started["request"]["clientRequestToken"],
             metrics=", ".join(_metric_lines(printed.getvalue())),
         )
 
         execution = stack.codepipeline.get_pipeline_execution(
-            pipelineName=PARAMETERS["PipelineName"], pipelineExecutionId=result["pipelineExecutionId"]
+            pipelineName=PARAMETERS["PipelineName"], pipelineExecutionId=started["pipelineExecutionId"]
         )["pipelineExecution"]
         elapsed_ms = (time.perf_counter() - uploaded_at) * 1000
         step(
@@ -106,7 +107,11 @@ def main() -> int:
             "Uploaded docs/readme.txt: the rule does not match, nothing is delivered",
             events_delivered=len(delivered),
         )
-        if delivered or result["status"] != "started" or result["sourceRevisions"][0]["revisionValue"] != version:
+        if (
+            delivered
+            or result["status"] != "started"
+            or started["request"]["sourceRevisions"][0]["revisionValue"] != version
+        ):
             print("Demo failed: the path did not behave as described above.", file=sys.stderr)
             return 1
     print(f"\nStarted execution {execution['pipelineExecutionId']} on version {version}.")

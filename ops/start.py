@@ -5,8 +5,8 @@ revisions and the idempotency token from the function's own code (trigger_fn.dec
 start of a version the function already started repeats its clientRequestToken, which CodePipeline
 uses to recognise a repeated request.
 
-    make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name]
-    PYTHONPATH=src python -m scripts.start_pipeline --key my-website.zip [--version V] [--stack-name S]
+    make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name] [ARGS=--dry-run]
+    PYTHONPATH=src python -m ops.start --key my-website.zip [--version V] [--stack-name S]
         [--function-name F] [--region R] [--dry-run]
 
 Without a version, the object's newest version is used (S3 HeadObject). AWS_ENDPOINT_URL (and the
@@ -27,10 +27,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scripts.deployed_stack import default_region, default_stack_name, stack_outputs
-from trigger_fn.decisions import StartRequest, start_request
-from trigger_fn.pipeline_client import PipelineStarter, StartFailed
-from trigger_fn.routing import matching_routes
+from ops.stack import default_region, default_stack_name, stack_outputs
+from trigger_fn.decisions import StartRequest, plan_starts
+from trigger_fn.pipeline_client import StartFailed, start_execution
+from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
 from trigger_fn.settings import Settings, SettingsError, load_settings
 
@@ -88,29 +88,27 @@ def object_upload(s3: Any, bucket: str, key: str, version_id: str | None) -> S3O
     except ClientError as error:
         raise CannotStart(_head_object_problem(error, bucket, key, version_id)) from error
     found_version = head.get("VersionId")
-    etag = head.get("ETag", "").strip('"') or None
-    last_modified = head.get("LastModified")
     return S3ObjectCreated(
-        # Only an unversioned object's token uses it: the same content at the same time, the same token.
-        event_id=f"manual-start:{etag}:{last_modified.isoformat() if last_modified else ''}",
+        # Not an S3 event: the token uses the version, or for an unversioned object its ETag and size.
+        event_id="",
         bucket=bucket,
         key=key,
         version_id=None if found_version in (None, NULL_VERSION_ID) else found_version,
-        etag=etag,
+        etag=head.get("ETag", "").strip('"') or None,
         size=head.get("ContentLength"),
+        # Only S3 events carry these: a route's `sequencer` or `reason` variable is left out rather than made up.
         sequencer=None,
-        # Not an S3 event: a route's `reason` variable is left out rather than made up.
         reason=None,
     )
 
 
 def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
     """The requests the function would send for this object: its routes, its revisions, its tokens."""
-    routes = matching_routes(settings.routes, upload.key)
-    if not routes:
+    requests = plan_starts(settings.routes, upload)
+    if not requests:
         patterns = ", ".join(sorted({route.key for route in settings.routes}))
         raise CannotStart(f"key {upload.key!r} matches no route of the function (routes: {patterns})")
-    return tuple(start_request(route, upload) for route in routes)
+    return requests
 
 
 def codepipeline_endpoint(own_environment: Mapping[str, str], function: DeployedFunction) -> str | None:
@@ -165,7 +163,7 @@ def run(
             print("Dry run: not sent.", file=out)
             continue
         try:
-            execution_id = PipelineStarter(codepipeline).start(request)
+            execution_id = start_execution(codepipeline, request, RetryPolicy())
         except StartFailed as failure:
             print(f"Not started: {failure}", file=err)
             failed = True

@@ -12,18 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-
-class LocalLambdaContext:
-    """The context attributes Powertools reads, for running the handler in-process."""
-
-    function_name = "s3-pipeline-trigger-trigger"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:s3-pipeline-trigger-trigger"
-    aws_request_id = "local-invoke"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+from local.lambda_context import LocalLambdaContext
 
 
 def main(argv: list[str] | None = None) -> int:

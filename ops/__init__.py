@@ -1,0 +1,1 @@
+"""Operator tools for a deployed stack: start a pipeline by hand, redrive dead letters."""

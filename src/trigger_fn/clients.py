@@ -1,0 +1,32 @@
+"""The function's AWS clients: one of each per execution environment, each made on first use, never at import.
+
+Tests hand the handler their own AwsClients (moto, Stubber, a retry policy that does not sleep).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from trigger_fn.retries import RetryPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline import CodePipelineClient
+
+# botocore's retries off (trigger_fn.retries has the one loop); short timeouts leave room for that loop.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
+
+
+class AwsClients:
+    def __init__(self, codepipeline: CodePipelineClient | None = None, retry: RetryPolicy | None = None) -> None:
+        self._codepipeline = codepipeline
+        self.retry = retry or RetryPolicy()
+
+    @property
+    def codepipeline(self) -> CodePipelineClient:
+        # Honours AWS_ENDPOINT_URL_CODEPIPELINE, which points it at an emulator in the local demo.
+        if self._codepipeline is None:
+            self._codepipeline = boto3.client("codepipeline", config=_CLIENT_CONFIG)
+        return self._codepipeline

@@ -1,0 +1,93 @@
+"""One retry loop for every AWS call the function makes: transient errors again, permanent ones at once.
+
+botocore's own retries are switched off on our clients: its standard mode misses CodePipeline's
+ConflictException and ConcurrentPipelineExecutionsLimitExceededException, and it cannot see how much
+of the Lambda invocation is left. This loop covers every transient error the same way and stops early
+enough to log the failure and flush metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Collection
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
+# Errors any AWS service may answer that pass on their own.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+# Connection problems and timeouts are transient too.
+CONNECTION_ERROR = "ConnectionError"
+
+
+class CallFailed(Exception):
+    """An AWS call did not succeed within the policy; `transient` says whether waiting could help."""
+
+    def __init__(self, code: str, message: str, *, transient: bool, attempts: int) -> None:
+        self.code = code
+        self.message = message
+        self.transient = transient
+        self.attempts = attempts
+        super().__init__(f"{code}: {message}")
+
+
+class RetryPolicy(NamedTuple):
+    max_attempts: int = 4
+    base_delay_s: float = 0.2
+    max_delay_s: float = 2.0
+    # Leave this much of the invocation for logging the failure and flushing metrics.
+    reserve_s: float = 3.0
+    # Injectable so tests run retries without waiting.
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[float, float], float] = random.uniform
+
+
+def call_with_retries[T](
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    remaining_s: Callable[[], float] | None = None,
+    transient_codes: Collection[str] = TRANSIENT_ERROR_CODES,
+) -> T:
+    """The call's result, or CallFailed after bounded retries of transient errors (full jitter backoff)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except Exception as error:  # classified just below, re-raised as CallFailed
+            code, message, transient = classify(error, transient_codes)
+            # Full jitter: spreads retries of many concurrent uploads instead of bunching them.
+            delay = policy.jitter(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
+            out_of_time = remaining_s is not None and remaining_s() - delay < policy.reserve_s
+            if not transient or attempt >= policy.max_attempts or out_of_time:
+                raise CallFailed(code, message, transient=transient, attempts=attempt) from error
+            policy.sleep(delay)
+
+
+def classify(error: Exception, transient_codes: Collection[str] = TRANSIENT_ERROR_CODES) -> tuple[str, str, bool]:
+    """(error code, message, transient) for an exception raised by a botocore call."""
+    response: Any = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        metadata = response.get("ResponseMetadata", {})
+        status = metadata.get("HTTPStatusCode", 0)
+        # HeadObject errors have no body: botocore reports the HTTP status ("404", "403") as the code.
+        code = str(response["Error"].get("Code") or status or "Unknown")
+        message = str(response["Error"].get("Message", ""))
+        return code, message, code in transient_codes or (isinstance(status, int) and status >= 500)
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return CONNECTION_ERROR, str(error), True
+    # Anything else (a request botocore refuses to send, say) will not fix itself by waiting.
+    return type(error).__name__, str(error), False

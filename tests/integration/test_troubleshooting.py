@@ -1,0 +1,152 @@
+"""README's Troubleshooting table quotes what the function and the tools really print: each quote is produced here."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+from collections.abc import Callable
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from bucket_adopter.adoption import Target
+from bucket_adopter.bucket_client import BucketCallFailed, BucketNotifications
+from ops import start as start_pipeline
+from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
+from support.environment import ROOT
+from support.events import load_event
+from trigger_fn.clients import AwsClients
+from trigger_fn.decisions import StartRequest, decide
+from trigger_fn.pipeline_client import StartFailed, start_execution
+from trigger_fn.retries import RetryPolicy
+from trigger_fn.s3_event import MalformedEventError
+from trigger_fn.settings import SettingsError, load_settings
+from trigger_fn.trigger import handle_event
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+TROUBLESHOOTING = README.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
+# The first cell of each row; only rows that quote something (in backticks) are checked.
+QUOTED_ROWS = [
+    re.findall(r"`([^`]+)`", cell)
+    for cell in re.findall(r"^\| (.+?) \| .+ \| .+ \|$", TROUBLESHOOTING, flags=re.MULTILINE)
+    if "`" in cell and cell != "you see"
+]
+
+
+def _settings_error(environment: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environment)
+    return f"{type(raised.value).__name__}: {raised.value}"
+
+
+def _missing_pipeline_name() -> str:
+    return _settings_error({"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": KEY})
+
+
+def _route_outside_allowed() -> str:
+    routes = json.dumps([{"key": "*.zip", "pipeline": "audit"}])
+    return _settings_error({"SOURCE_BUCKET": BUCKET, "ROUTES": routes, "ALLOWED_PIPELINES": "site"})
+
+
+def _function_log(event_name: str, capsys: pytest.CaptureFixture[str], **changes: str) -> str:
+    from support.function_output import CurrentStdout
+    from trigger_fn.observability import logger
+
+    logger.registered_handler.setStream(CurrentStdout())  # type: ignore[union-attr, arg-type]
+    settings = load_settings({**FUNCTION_ENV, "DRY_RUN": "true", **changes})
+    handle_event(load_event(event_name), settings, AwsClients())
+    return capsys.readouterr().out
+
+
+def _malformed() -> str:
+    with pytest.raises(MalformedEventError) as raised:
+        decide(load_event("malformed-missing-key.json"), load_settings(FUNCTION_ENV))
+    return str(raised.value)
+
+
+def _start_failure(code: str, times: int) -> str:
+    client = boto3.client("codepipeline", region_name=REGION)
+    request = StartRequest("my-website-pipeline", (), "t")
+    with Stubber(client) as stub:
+        for _ in range(times):
+            stub.add_client_error("start_pipeline_execution", code, "as AWS says", 400)
+        with pytest.raises(StartFailed) as raised:
+            start_execution(client, request, RetryPolicy(sleep=lambda _: None))
+    return str(raised.value)
+
+
+def _manual_start(prepare: Callable[[boto3.Session], None], key: str = KEY) -> str:
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        prepare(session)
+        err = io.StringIO()
+        arguments = argparse.Namespace(
+            key=key, version=None, dry_run=True, stack_name=STACK, function_name=None, region=REGION
+        )
+        start_pipeline.run(arguments, session, environ={}, out=io.StringIO(), err=err)
+    return err.getvalue()
+
+
+def _deployed_then(change: Callable[[boto3.Session], None]) -> Callable[[boto3.Session], None]:
+    def prepare(session: boto3.Session) -> None:
+        deploy(session, FUNCTION_ENV)
+        change(session)
+
+    return prepare
+
+
+def _adopter_access_denied() -> str:
+    client = boto3.client("s3", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_bucket_notification_configuration", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(BucketCallFailed) as raised:
+            BucketNotifications(client).read(Target("someone-elses-bucket"))
+    return str(raised.value)
+
+
+def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str]]:
+    """README quote (its first fragment) -> what really prints it."""
+    return {
+        "SettingsError: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars": (
+            _missing_pipeline_name
+        ),
+        "is not in ALLOWED_PIPELINES": _route_outside_allowed,
+        "Ignored event": lambda: _function_log("other-key.json", capsys),
+        "Object event has no version-id: starting without a version pin": lambda: _function_log(
+            "put-object-unversioned.json", capsys
+        ),
+        "malformed S3 event: detail.object.key must be a non-empty string, got nothing": _malformed,
+        "StartPipelineExecution(my-website-pipeline) failed with PipelineNotFoundException (permanent, 1 attempt(s))": (
+            lambda: _start_failure("PipelineNotFoundException", 1)
+        ),
+        "failed with AccessDeniedException (permanent": lambda: _start_failure("AccessDeniedException", 1),
+        "failed with ThrottlingException (transient, 4 attempt(s))": lambda: _start_failure("ThrottlingException", 4),
+        "Cannot start: stack 's3-pipeline-trigger': ValidationError": lambda: _manual_start(lambda _: None),
+        "Cannot start: key 'notes.txt' matches no route of the function": lambda: _manual_start(
+            _deployed_then(lambda s: s.client("s3").put_object(Bucket=BUCKET, Key="notes.txt", Body=b"x")),
+            key="notes.txt",
+        ),
+        "is deleted (its newest version is a delete marker); pass VERSION=": lambda: _manual_start(
+            _deployed_then(lambda s: s.client("s3").delete_object(Bucket=BUCKET, Key=KEY))
+        ),
+        "GetBucketNotificationConfiguration on bucket": _adopter_access_denied,
+    }
+
+
+def test_the_table_quotes_something() -> None:
+    assert len(QUOTED_ROWS) >= 10
+
+
+@pytest.mark.parametrize("quotes", QUOTED_ROWS, ids=[row[0][:40] for row in QUOTED_ROWS])
+def test_each_quoted_message_is_printed_by_the_code(quotes: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    producers = _producers(capsys)
+    assert quotes[0] in producers, f"no producer for the README's quote {quotes[0]!r}"
+
+    printed = producers[quotes[0]]()
+
+    for quote in quotes:
+        assert quote in printed, f"{quote!r} not in {printed!r}"
