@@ -2,7 +2,7 @@
 
 Run by bench/run.py as `python -I -S -B lambda_process.py SPEC.json` with Lambda's environment
 variables already set. sys.path is built the way Lambda builds it (task root first, then the
-runtime's folder that holds boto3). StartPipelineExecution is answered in-process at botocore's
+runtime's folder that holds boto3). StartPipelineExecution and HeadObject are answered in-process at botocore's
 `before-send` hook (after serialising and signing, before any socket): the same hook, installed the
 same way, for every handler measured.
 """
@@ -43,10 +43,17 @@ class _Body:
         yield self._data
 
 
-class CodePipelineAnswer:
-    """Answers StartPipelineExecution like the service would; remembers the first request body."""
+class AwsAnswers:
+    """Answers StartPipelineExecution and HeadObject like the services would; remembers the first start request.
 
-    def __init__(self) -> None:
+    HeadObject reports `current_version` as the key's current version. The time spent inside both SDK calls is
+    summed, so the handler's own work can be told apart from botocore's.
+    """
+
+    CALLS = (("codepipeline", "StartPipelineExecution"), ("s3", "HeadObject"))
+
+    def __init__(self, current_version: str) -> None:
+        self.current_version = current_version
         self.first_request: dict[str, object] | None = None
         self.calls = 0
         self.sdk_ns = 0
@@ -55,10 +62,11 @@ class CodePipelineAnswer:
         self._call_started_cpu_ns = 0
 
     def install(self, events: object) -> None:
-        events.register("before-send.codepipeline.StartPipelineExecution", self.answer)  # type: ignore[attr-defined]
-        # Time spent inside the SDK call, so the function's own work can be told apart from botocore's.
-        events.register("provide-client-params.codepipeline.StartPipelineExecution", self.call_started)  # type: ignore[attr-defined]
-        events.register("after-call.codepipeline.StartPipelineExecution", self.call_ended)  # type: ignore[attr-defined]
+        for service, operation in self.CALLS:
+            answer = self.answer_start if operation == "StartPipelineExecution" else self.answer_head
+            events.register(f"before-send.{service}.{operation}", answer)  # type: ignore[attr-defined]
+            events.register(f"provide-client-params.{service}.{operation}", self.call_started)  # type: ignore[attr-defined]
+            events.register(f"after-call.{service}.{operation}", self.call_ended)  # type: ignore[attr-defined]
 
     def call_started(self, **_: object) -> None:
         self._call_started_cpu_ns = time.process_time_ns()
@@ -68,7 +76,7 @@ class CodePipelineAnswer:
         self.sdk_ns += time.perf_counter_ns() - self._call_started_ns
         self.sdk_cpu_ns += time.process_time_ns() - self._call_started_cpu_ns
 
-    def answer(self, request: object, **_: object) -> object:
+    def answer_start(self, request: object, **_: object) -> object:
         from botocore.awsrequest import AWSResponse  # noqa: PLC0415 - botocore comes from the task's sys.path
 
         self.calls += 1
@@ -77,6 +85,12 @@ class CodePipelineAnswer:
         body = json.dumps({"pipelineExecutionId": f"00000000-0000-4000-8000-{self.calls:012d}"}).encode()
         headers = {"x-amzn-RequestId": "bench", "Content-Type": "application/x-amz-json-1.1"}
         return AWSResponse(request.url, 200, headers, _Body(body))  # type: ignore[attr-defined]
+
+    def answer_head(self, request: object, **_: object) -> object:
+        from botocore.awsrequest import AWSResponse  # noqa: PLC0415 - as above
+
+        headers = {"x-amz-request-id": "bench", "x-amz-version-id": self.current_version, "Content-Length": "0"}
+        return AWSResponse(request.url, 200, headers, _Body(b""))  # type: ignore[attr-defined]
 
 
 def _trace_header(n: int) -> str:
@@ -99,12 +113,11 @@ def main() -> None:
     # The bench's stand-in for CodePipeline, on the default session every boto3.client() call uses.
     import boto3  # noqa: PLC0415 - after the clock started and sys.path is Lambda's
 
-    boto3.setup_default_session()
-    answer = CodePipelineAnswer()
-    answer.install(boto3.DEFAULT_SESSION.events)  # type: ignore[attr-defined]
-
     with open(spec["event"], encoding="utf-8") as file:
         event = json.load(file)
+    boto3.setup_default_session()
+    answer = AwsAnswers(current_version=event["detail"]["object"]["version-id"])
+    answer.install(boto3.DEFAULT_SESSION.events)  # type: ignore[attr-defined]
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     handler = getattr(importlib.import_module(module_name), function_name)
     init_done_ns = time.perf_counter_ns()

@@ -77,7 +77,8 @@ def main() -> int:
 
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            result = handler.lambda_handler(event, LocalLambdaContext(), clients=AwsClients(stack.codepipeline))
+            clients = AwsClients(stack.codepipeline, s3=stack.s3)
+            result = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
         (started,) = result["executions"]
         step(
             6,

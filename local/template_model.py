@@ -85,6 +85,9 @@ def deployed(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, 
             raise KeyError(f"parameter {name} needs a value")
         if spec["Type"] == "CommaDelimitedList":
             value = [] if value == "" else [item.strip() for item in str(value).split(",")]
+        else:
+            # CloudFormation hands every other parameter over as a string (a Number's Default included).
+            value = str(value)
         values[name] = value
     conditions: dict[str, bool] = {}
     resolver = _Resolver(values, template.get("Conditions", {}), conditions)

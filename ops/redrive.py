@@ -8,8 +8,9 @@ Two queues keep events the function did not handle:
 
 Each event is sent to the function synchronously (RequestResponse), so the answer is known before the
 message is touched. A message is deleted only when the function returned without a function error and
-with status `started` (pipelines started, or found already started through the idempotency token) or
-`ignored` (the function judged the event not one to act on; sending it again gives the same answer).
+with status `started` (pipelines started, or found already started: by the idempotency token, or in the
+pipeline's execution history for an old event) or `ignored` (not an event to act on, or a version that a
+newer upload or a delete replaced: `superseded`, `object_deleted`; sending it again gives the same answer).
 Anything else stays: a function error, `dry_run` (nothing was started), an unknown status, a message
 whose shape is not one of the two above. Without --apply nothing is invoked or deleted.
 
@@ -33,8 +34,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.stack import default_stack_name, stack_outputs
 
-# Statuses of the function's answer after which the event needs nothing more.
-DONE_STATUSES = frozenset({"started", "ignored"})
 RULE_DLQ = "rule-dlq"
 FAILED_START = "failed-start"
 # Received messages stay hidden while the run works through the queue; kept ones are released at the end.
@@ -127,10 +126,23 @@ def judge(result: InvokeResult) -> tuple[bool, str]:
         detail = ": ".join(str(payload[name]) for name in ("errorType", "errorMessage") if name in payload)
         return False, f"function error ({result.function_error}) {detail}".strip()
     status = result.payload.get("status") if isinstance(result.payload, dict) else None
-    if status in DONE_STATUSES:
-        reason = result.payload.get("reasonCode")
-        return True, f"{status}" + (f" ({reason})" if reason else "")
+    if status == "ignored":
+        # superseded and object_deleted too: a newer upload (or the delete) settled what this event asked for.
+        return True, f"ignored ({result.payload.get('reasonCode')})"
+    if status == "started":
+        return True, _started_summary(result.payload)
     return False, f"status {status!r} does not mean handled"
+
+
+def _started_summary(payload: dict[str, Any]) -> str:
+    """Which pipelines started now, which had already run this version, which were withheld and why."""
+    parts = []
+    for execution in payload.get("executions", []):
+        pipeline = execution.get("request", {}).get("name", "?")
+        already = " already started" if execution.get("alreadyStarted") else ""
+        parts.append(f"{pipeline}{already} {execution.get('pipelineExecutionId', '?')}")
+    parts.extend(f"{skip.get('pipeline')} {skip.get('reasonCode')}" for skip in payload.get("skipped", []))
+    return "started" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def redrive(

@@ -102,6 +102,23 @@ def object_upload(s3: Any, bucket: str, key: str, version_id: str | None) -> S3O
     )
 
 
+def rollback_warning(s3: Any, upload: S3ObjectCreated) -> str | None:
+    """What to tell a person who starts a version that is not the key's current one (the function would not)."""
+    where = f"s3://{upload.bucket}/{upload.key}"
+    try:
+        current = s3.head_object(Bucket=upload.bucket, Key=upload.key).get("VersionId")
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) not in _NOT_FOUND_CODES:
+            raise
+        return f"Rollback: {where} has no current version (deleted); you are starting version {upload.version_id}."
+    if current == upload.version_id:
+        return None
+    return (
+        f"Rollback: version {upload.version_id} is not the current version of {where} ({current} is); "
+        "the pipeline will build the older artifact. The function itself would not start it."
+    )
+
+
 def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
     """The requests the function would send for this object: its routes, its revisions, its tokens."""
     requests = plan_starts(settings.routes, upload)
@@ -131,8 +148,10 @@ def run(
         )
         function = deployed_function(session.client("lambda"), function_name)
         settings = settings_of(function)
-        upload = object_upload(session.client("s3"), settings.source_bucket, args.key, args.version)
+        s3 = session.client("s3")
+        upload = object_upload(s3, settings.source_bucket, args.key, args.version)
         requests = start_requests(settings, upload)
+        rollback = rollback_warning(s3, upload) if args.version else None
     except (ClientError, BotoCoreError) as error:
         print(f"Cannot start: {error}", file=err)
         return EXIT_CANNOT_START
@@ -142,6 +161,8 @@ def run(
 
     if upload.version_id is None:
         print(f"s3://{upload.bucket}/{upload.key} has no version id: the pipeline reads the newest object.", file=err)
+    if rollback:
+        print(rollback, file=err)
     dry_run = args.dry_run or settings.dry_run
     if settings.dry_run and not args.dry_run:
         print(f"Function {function.name} runs with DRY_RUN=true: not sending, as it would not.", file=err)

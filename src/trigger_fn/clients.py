@@ -14,14 +14,22 @@ from trigger_fn.retries import RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_s3 import S3Client
 
 # botocore's retries off (trigger_fn.retries has the one loop); short timeouts leave room for that loop.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
 
 
 class AwsClients:
-    def __init__(self, codepipeline: CodePipelineClient | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        codepipeline: CodePipelineClient | None = None,
+        *,
+        s3: S3Client | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._codepipeline = codepipeline
+        self._s3 = s3
         self.retry = retry or RetryPolicy()
 
     @property
@@ -30,3 +38,10 @@ class AwsClients:
         if self._codepipeline is None:
             self._codepipeline = boto3.client("codepipeline", config=_CLIENT_CONFIG)
         return self._codepipeline
+
+    @property
+    def s3(self) -> S3Client:
+        # Made on the first versioned upload that a latestOnly route must check.
+        if self._s3 is None:
+            self._s3 = boto3.client("s3", config=_CLIENT_CONFIG)
+        return self._s3

@@ -21,12 +21,15 @@ class Ignore(NamedTuple):
 
 
 class StartRequest(NamedTuple):
-    """One StartPipelineExecution call, exactly as it will be sent."""
+    """One StartPipelineExecution call, exactly as it will be sent, and how its route guards it."""
 
     pipeline: str
     source_revisions: tuple[dict[str, str], ...]
     client_request_token: str
     variables: tuple[dict[str, str], ...] = ()
+    # Not sent: the S3 source action whose revision identifies an execution, and the route's latestOnly.
+    source_action: str = "Source"
+    latest_only: bool = True
 
     def as_api_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -99,6 +102,8 @@ def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
             for name, fact in route.variables
             if (value := upload_fact(upload, fact)) is not None
         ),
+        source_action=route.source_action,
+        latest_only=route.latest_only,
     )
 
 
@@ -120,6 +125,43 @@ def request_token(pipeline: str, upload: S3ObjectCreated) -> str:
         revision = f"event:{upload.event_id}"
     material = "\0".join((_TOKEN_RECIPE, pipeline, upload.bucket, upload.key, revision))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class CurrentVersion(NamedTuple):
+    """What S3 says the key's current version is now; None: no current object (a delete marker, or gone)."""
+
+    version_id: str | None
+
+
+def stale_reason(upload: S3ObjectCreated, current: CurrentVersion) -> Ignore | None:
+    """Why a latestOnly start of this upload must not happen now, or None when its version is still current."""
+    where = f"s3://{upload.bucket}/{upload.key}"
+    if current.version_id is None:
+        return Ignore(
+            "object_deleted", f"{where} has no current version (deleted): version {upload.version_id} is not built"
+        )
+    if current.version_id != upload.version_id:
+        return Ignore(
+            "superseded",
+            f"{where} version {upload.version_id} was replaced by {current.version_id}: the newer upload builds",
+        )
+    return None
+
+
+def needs_history_check(upload: S3ObjectCreated, token_window_s: int, now: float) -> bool:
+    """True when the event is too old to trust the token alone: look for an execution of its version first."""
+    if upload.version_id is None:
+        return False
+    return upload.event_time is None or now - upload.event_time > token_window_s
+
+
+def execution_of_version(summaries: list[dict[str, Any]], source_action: str, version_id: str) -> str | None:
+    """The id of the newest listed execution whose S3 source revision is this version, if any."""
+    for summary in summaries:
+        for revision in summary.get("sourceRevisions", []):
+            if revision.get("actionName") == source_action and revision.get("revisionId") == version_id:
+                return str(summary["pipelineExecutionId"])
+    return None
 
 
 def upload_fact(upload: S3ObjectCreated, fact: str) -> str | None:

@@ -1,19 +1,25 @@
-"""CodePipeline adapter: one StartPipelineExecution, retried within the invocation, failures named.
+"""CodePipeline adapter: StartPipelineExecution, and the lookup of an execution of one version.
 
-A repeat is safe: every request carries the idempotency token of its pipeline and object version.
+Both are retried within the invocation and their failures named. A repeated start is safe: every request
+carries the idempotency token of its pipeline and object version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from trigger_fn.decisions import execution_of_version
 from trigger_fn.retries import TRANSIENT_ERROR_CODES, CallFailed, RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
 
     from trigger_fn.decisions import StartRequest
+
+# The history looked at: one page of the newest executions, none older than the dead-letter queues keep events.
+HISTORY_PAGE = 100
+HISTORY_MAX_AGE_S = 14 * 24 * 3600
 
 # CodePipeline's "busy" answers pass too: another start holds the pipeline, or too many run at once.
 START_TRANSIENT_CODES = TRANSIENT_ERROR_CODES | {
@@ -34,6 +40,47 @@ class StartFailed(Exception):
         super().__init__(
             f"StartPipelineExecution({pipeline}) failed with {code} ({kind}, {attempts} attempt(s)): {message}"
         )
+
+
+class LookupFailed(Exception):
+    """ListPipelineExecutions failed: whether the version already ran is unknown, so nothing may start."""
+
+    def __init__(self, pipeline: str, failure: CallFailed) -> None:
+        self.pipeline = pipeline
+        self.code = failure.code
+        self.transient = failure.transient
+        kind = "transient" if failure.transient else "permanent"
+        super().__init__(
+            f"ListPipelineExecutions({pipeline}) failed with {failure.code} ({kind}, {failure.attempts} attempt(s)): "
+            f"{failure.message}"
+        )
+
+
+def find_execution_of_version(
+    client: CodePipelineClient,
+    request: StartRequest,
+    version_id: str,
+    retry: RetryPolicy,
+    *,
+    now: float,
+    remaining_s: Callable[[], float] | None = None,
+) -> str | None:
+    """An execution of the pipeline whose S3 source revision is this version, among the newest 100 of 14 days."""
+    try:
+        response = call_with_retries(
+            lambda: client.list_pipeline_executions(pipelineName=request.pipeline, maxResults=HISTORY_PAGE),
+            retry,
+            remaining_s,
+            START_TRANSIENT_CODES,
+        )
+    except CallFailed as failure:
+        raise LookupFailed(request.pipeline, failure) from failure
+    recent: list[Any] = [
+        summary
+        for summary in response.get("pipelineExecutionSummaries", [])
+        if "startTime" not in summary or now - summary["startTime"].timestamp() <= HISTORY_MAX_AGE_S
+    ]
+    return execution_of_version(recent, request.source_action, version_id)
 
 
 def start_execution(

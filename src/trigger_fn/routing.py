@@ -17,6 +17,8 @@ class Route(NamedTuple):
     override_key: bool = False
     # Pipeline variable name -> upload fact ("key", "version", "etag", "size", "reason", "bucket", "sequencer").
     variables: tuple[tuple[str, str], ...] = ()
+    # Start only while the uploaded version is still the key's current one (False: every version, e.g. audit).
+    latest_only: bool = True
 
     def matches(self, key: str) -> bool:
         return _wildcard(self.key).matches(key)

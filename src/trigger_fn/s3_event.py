@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 OBJECT_CREATED = "Object Created"
@@ -41,6 +42,8 @@ class S3ObjectCreated(NamedTuple):
     size: int | None
     sequencer: str | None
     reason: str | None
+    # When S3 emitted the event (epoch seconds); None when the event's `time` is missing or unreadable.
+    event_time: float | None = None
 
 
 def read_envelope(event: Any) -> EventEnvelope:
@@ -80,7 +83,21 @@ def read_object_created(event: dict[str, Any]) -> S3ObjectCreated:
         size=size,
         sequencer=_optional_str(obj, "sequencer", "detail.object.sequencer"),
         reason=_optional_str(detail, "reason", "detail.reason"),
+        event_time=_epoch_seconds(event.get("time")),
     )
+
+
+def _epoch_seconds(value: Any) -> float | None:
+    """EventBridge's `time` (ISO 8601, UTC); emulators send epoch numbers. Unreadable means unknown, not malformed."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return None
 
 
 def _required_dict(parent: dict[str, Any], name: str, path: str) -> dict[str, Any]:

@@ -17,11 +17,15 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]{1,128}")
 _MAX_KEY_PATTERN_BYTES = 1024
 # Facts of an upload a route may pass on as pipeline variables.
 UPLOAD_FACTS = ("bucket", "key", "version", "etag", "size", "reason", "sequencer")
-_ROUTE_FIELDS = {"key", "pipeline", "sourceAction", "overrideKey", "variables"}
+_ROUTE_FIELDS = {"key", "pipeline", "sourceAction", "overrideKey", "latestOnly", "variables"}
 # CodePipeline accepts at most 50 variables per execution.
 _MAX_VARIABLES = 50
 # The template grants StartPipelineExecution to at most this many routed pipelines.
 MAX_ROUTED_PIPELINES = 10
+# How long CodePipeline is trusted to remember a clientRequestToken (AWS does not document it).
+DEFAULT_TOKEN_WINDOW_S = 3600
+# Dead-letter queues keep events 14 days: a longer window would never look at the execution history.
+_MAX_TOKEN_WINDOW_S = 14 * 24 * 3600
 
 
 class SettingsError(ValueError):
@@ -32,6 +36,8 @@ class Settings(NamedTuple):
     source_bucket: str
     routes: tuple[Route, ...]
     dry_run: bool
+    # Events older than this look for an execution of their version before starting.
+    token_window_s: int = DEFAULT_TOKEN_WINDOW_S
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -41,7 +47,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     routes_json = environ.get("ROUTES", "").strip()
     routes = _routes_from_json(routes_json) if routes_json else (_single_route(environ),)
     _check_allowed(routes, environ.get("ALLOWED_PIPELINES", ""))
-    return Settings(source_bucket=bucket, routes=routes, dry_run=_flag(environ, "DRY_RUN"))
+    return Settings(
+        source_bucket=bucket,
+        routes=routes,
+        dry_run=_flag(environ, "DRY_RUN"),
+        token_window_s=_seconds(environ, "TOKEN_WINDOW_SECONDS", DEFAULT_TOKEN_WINDOW_S, _MAX_TOKEN_WINDOW_S),
+    )
 
 
 def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:
@@ -73,6 +84,7 @@ def _single_route(environ: Mapping[str, str]) -> Route:
             "an action name",
         ),
         override_key=_flag(environ, "OVERRIDE_OBJECT_KEY"),
+        latest_only=_flag(environ, "LATEST_ONLY", default="true"),
     )
 
 
@@ -103,6 +115,7 @@ def _route_from_entry(entry: Any, index: int) -> Route:
     pipeline = entry.get("pipeline")
     action = entry.get("sourceAction", "Source")
     override = entry.get("overrideKey", False)
+    latest_only = entry.get("latestOnly", True)
     if not isinstance(key, str):
         raise SettingsError(f"{where}.key must be a string")
     if not isinstance(pipeline, str):
@@ -111,11 +124,14 @@ def _route_from_entry(entry: Any, index: int) -> Route:
         raise SettingsError(f"{where}.sourceAction must be a string")
     if not isinstance(override, bool):
         raise SettingsError(f"{where}.overrideKey must be true or false")
+    if not isinstance(latest_only, bool):
+        raise SettingsError(f"{where}.latestOnly must be true or false")
     return Route(
         key=_key_pattern(key, f"{where}.key"),
         pipeline=_matching(pipeline, _PIPELINE_NAME, f"{where}.pipeline", "a pipeline name"),
         source_action=_matching(action, _ACTION_NAME, f"{where}.sourceAction", "an action name"),
         override_key=override,
+        latest_only=latest_only,
         variables=_variables(entry.get("variables", {}), f"{where}.variables"),
     )
 
@@ -160,8 +176,17 @@ def _matching(value: str, pattern: re.Pattern[str], name: str, what: str) -> str
     return value
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    value = environ.get(name, "false").strip().lower()
+def _seconds(environ: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) > maximum:
+        raise SettingsError(f"{name}={text!r} must be a whole number of seconds from 0 to {maximum}")
+    return int(text)
+
+
+def _flag(environ: Mapping[str, str], name: str, default: str = "false") -> bool:
+    value = environ.get(name, default).strip().lower()
     if value not in ("true", "false"):
         raise SettingsError(f"{name}={environ.get(name)!r} must be true or false")
     return value == "true"

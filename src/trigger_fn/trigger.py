@@ -1,22 +1,25 @@
-"""One event, start to finish: decide, start the pipelines, and leave a log line and metric for each outcome.
+"""One event, start to finish: decide, check, start the pipelines, and leave a log line and metric for each outcome.
 
 Every result has one shape: `status` ("started", "dry_run" or "ignored"); for a start, `versionPinned` and
-`executions`, each `{"pipelineExecutionId", "request"}` with the StartPipelineExecution request as sent; for a
-dry run, `versionPinned` and `requests`, the requests it would send; for an ignored event, `reasonCode` and
-`reason`.
+`executions`, each `{"pipelineExecutionId", "request"}` with the StartPipelineExecution request as sent (plus
+`"alreadyStarted": true` when an execution of the version was found and nothing was sent), and `skipped` when a
+route's start was withheld; for a dry run, `versionPinned`, `requests` (the requests it would send) and
+`currentVersionChecked: false`; for an ignored event, `reasonCode` and `reason`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import Ignore, Start, decide
+from trigger_fn.decisions import Ignore, Start, StartRequest, decide, needs_history_check, stale_reason
+from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.observability import logger, metrics
-from trigger_fn.pipeline_client import StartFailed, start_execution
+from trigger_fn.pipeline_client import LookupFailed, StartFailed, find_execution_of_version, start_execution
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import Settings
 
@@ -26,6 +29,7 @@ def handle_event(
     settings: Settings,
     clients: AwsClients,
     remaining_s: Callable[[], float] | None = None,
+    now: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Decide, act and report for one event; raises when the event must be kept for a retry or the DLQ."""
     try:
@@ -36,43 +40,146 @@ def handle_event(
         metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=1)
         raise
     if isinstance(decision, Ignore):
-        logger.info("Ignored event", extra={"reason_code": decision.reason_code, "reason": decision.reason})
-        metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
-        return {"status": "ignored", "reasonCode": decision.reason_code, "reason": decision.reason}
-    return _start(decision, settings, clients, remaining_s)
+        return _ignored(decision)
+    return _start(decision, settings, clients, remaining_s, now)
+
+
+def _ignored(decision: Ignore, **facts: str | None) -> dict[str, Any]:
+    logger.info("Ignored event", extra={"reason_code": decision.reason_code, "reason": decision.reason, **facts})
+    metrics.add_metric(name="EventsIgnored", unit=MetricUnit.Count, value=1)
+    return {"status": "ignored", "reasonCode": decision.reason_code, "reason": decision.reason}
 
 
 def _start(
-    decision: Start, settings: Settings, clients: AwsClients, remaining_s: Callable[[], float] | None
+    decision: Start,
+    settings: Settings,
+    clients: AwsClients,
+    remaining_s: Callable[[], float] | None,
+    now: Callable[[], float],
 ) -> dict[str, Any]:
     upload = decision.upload
     logger.append_keys(bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
     if not decision.pinned:
-        logger.warning("Object event has no version-id: starting without a version pin (pipeline reads the newest)")
+        logger.warning(
+            "Object event has no version-id: starting without a version pin or current-version check "
+            "(the pipeline reads the newest)"
+        )
         metrics.add_metric(name="UnpinnedStarts", unit=MetricUnit.Count, value=1)
     if settings.dry_run:
-        requests = [request.as_api_params() for request in decision.requests]
-        logger.info("Dry run: not starting", extra={"requests": requests})
+        # No AWS call at all, so sample events run offline: the current-version check is not made either.
+        planned = [request.as_api_params() for request in decision.requests]
+        logger.info("Dry run: not starting", extra={"requests": planned})
         metrics.add_metric(name="DryRuns", unit=MetricUnit.Count, value=1)
-        return {"status": "dry_run", "versionPinned": decision.pinned, "requests": requests}
+        return {
+            "status": "dry_run",
+            "versionPinned": decision.pinned,
+            "requests": planned,
+            "currentVersionChecked": False,
+        }
 
+    withheld = _withheld_as_stale(decision, clients, remaining_s)
+    requests = [request for request in decision.requests if withheld is None or request not in withheld.requests]
+    if withheld is not None and not requests:
+        return _ignored(withheld.reason, **withheld.versions)
+    if withheld is not None:
+        logger.info(
+            "Not starting the latestOnly routes: the uploaded version is no longer current",
+            extra={"reason_code": withheld.reason.reason_code, **withheld.versions, "withheld": withheld.pipelines},
+        )
+    # An old event (a retry, a redrive) may outlive CodePipeline's memory of its token: look before starting.
+    moment = now()
+    look_first = needs_history_check(decision.upload, settings.token_window_s, moment)
+    executions, failures = _start_each(requests, decision, clients, remaining_s, look_first=look_first, now=moment)
+    if failures:
+        # The whole event is retried; pipelines already started repeat their token and start nothing new.
+        # A permanent failure is named first: it is the one a person must fix before a redrive.
+        raise next((failure for failure in failures if not failure.transient), failures[0])
+    result: dict[str, Any] = {"status": "started", "versionPinned": decision.pinned, "executions": executions}
+    if withheld is not None:
+        result["skipped"] = [
+            {"pipeline": pipeline, "reasonCode": withheld.reason.reason_code, "reason": withheld.reason.reason}
+            for pipeline in withheld.pipelines
+        ]
+    return result
+
+
+class Withheld(NamedTuple):
+    """latestOnly starts not made because the uploaded version is no longer the key's current one."""
+
+    requests: tuple[StartRequest, ...]
+    reason: Ignore
+    versions: dict[str, str | None]
+
+    @property
+    def pipelines(self) -> list[str]:
+        return [request.pipeline for request in self.requests]
+
+
+def _withheld_as_stale(
+    decision: Start, clients: AwsClients, remaining_s: Callable[[], float] | None
+) -> Withheld | None:
+    """Ask S3 for the key's current version when a latestOnly route needs it; None when nothing is withheld."""
+    upload = decision.upload
+    guarded = tuple(request for request in decision.requests if request.latest_only)
+    if upload.version_id is None or not guarded:
+        return None
+    try:
+        current = current_version(clients.s3, upload.bucket, upload.key, clients.retry, remaining_s)
+    except VersionCheckFailed as failure:
+        # Never start without a successful check: raising keeps the event for Lambda's retries and the DLQ.
+        logger.error("Current-version check failed", extra={"error_code": failure.code, "error": str(failure)})
+        metrics.add_metric(name="VersionCheckFailures", unit=MetricUnit.Count, value=1)
+        raise
+    reason = stale_reason(upload, current)
+    if reason is None:
+        return None
+    metrics.add_metric(name="EventsSuperseded", unit=MetricUnit.Count, value=1)
+    versions = {"event_version_id": upload.version_id, "current_version_id": current.version_id}
+    return Withheld(guarded, reason, versions)
+
+
+def _start_each(
+    requests: list[StartRequest],
+    decision: Start,
+    clients: AwsClients,
+    remaining_s: Callable[[], float] | None,
+    *,
+    look_first: bool,
+    now: float,
+) -> tuple[list[dict[str, Any]], list[StartFailed | LookupFailed]]:
+    """Start every request (or find the version's earlier execution); the executions and the failures."""
+    version_id = decision.upload.version_id or ""
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
-    shared_record = len(decision.requests) == 1 and decision.pinned
+    shared_record = len(requests) == 1 and decision.pinned
     executions: list[dict[str, Any]] = []
-    failures: list[StartFailed] = []
-    for request in decision.requests:
+    failures: list[StartFailed | LookupFailed] = []
+    for request in requests:
         try:
+            earlier = (
+                find_execution_of_version(
+                    clients.codepipeline, request, version_id, clients.retry, now=now, remaining_s=remaining_s
+                )
+                if look_first
+                else None
+            )
+            if earlier is not None:
+                executions.append(
+                    {"pipelineExecutionId": earlier, "request": request.as_api_params(), "alreadyStarted": True}
+                )
+                logger.info("Version already has an execution: not starting it again", extra=executions[-1])
+                _count("ExecutionsAlreadyStarted", request.pipeline, shared_record=shared_record)
+                continue
             execution_id = start_execution(clients.codepipeline, request, clients.retry, remaining_s)
-        except StartFailed as failure:
+        except (StartFailed, LookupFailed) as failure:
             failures.append(failure)
             logger.error(
-                "StartPipelineExecution failed",
+                "StartPipelineExecution failed" if isinstance(failure, StartFailed) else "Execution lookup failed",
                 extra={
                     "pipeline": request.pipeline,
                     "error_code": failure.code,
                     "transient": failure.transient,
-                    "attempts": failure.attempts,
                     "client_request_token": request.client_request_token,
+                    "error": str(failure),
                 },
             )
             _count("PipelineStartFailures", request.pipeline, shared_record=shared_record)
@@ -80,11 +187,7 @@ def _start(
         executions.append({"pipelineExecutionId": execution_id, "request": request.as_api_params()})
         logger.info("Started pipeline execution", extra=executions[-1])
         _count("PipelineExecutionsStarted", request.pipeline, shared_record=shared_record)
-    if failures:
-        # The whole event is retried; pipelines already started repeat their token and start nothing new.
-        # A permanent failure is named first: it is the one a person must fix before a redrive.
-        raise next((failure for failure in failures if not failure.transient), failures[0])
-    return {"status": "started", "versionPinned": decision.pinned, "executions": executions}
+    return executions, failures
 
 
 def _count(name: str, pipeline: str, *, shared_record: bool) -> None:

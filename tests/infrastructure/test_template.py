@@ -153,6 +153,8 @@ class TestFunction:
             "PIPELINE_NAME": "my-website-pipeline",
             "SOURCE_ACTION_NAME": "Source",
             "OVERRIDE_OBJECT_KEY": "true",
+            "LATEST_ONLY": "true",
+            "TOKEN_WINDOW_SECONDS": "3600",
             "DRY_RUN": "false",
         }
 
@@ -193,19 +195,38 @@ class TestLeastPrivilege:
                 if "*" in as_list(statement["Resource"]):
                     assert set(actions) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, (name, statement)
 
-    def test_the_function_may_start_only_its_pipeline(self) -> None:
+    def test_the_function_may_start_and_list_only_its_pipeline(self) -> None:
         role = of_type(stack(), "AWS::IAM::Role")["TriggerFunctionRole"]
-        start = [s for s in statements(role) if "codepipeline:StartPipelineExecution" in as_list(s["Action"])]
+        pipeline_statements = [
+            s for s in statements(role) if any(a.startswith("codepipeline:") for a in as_list(s["Action"]))
+        ]
 
-        assert [s["Resource"] for s in start] == [["arn:aws:codepipeline:eu-west-1:123456789012:my-website-pipeline"]]
-        assert {a for s in statements(role) for a in as_list(s["Action"]) if a.startswith("codepipeline:")} == {
-            "codepipeline:StartPipelineExecution"
-        }
+        assert [(sorted(as_list(s["Action"])), s["Resource"]) for s in pipeline_statements] == [
+            (
+                ["codepipeline:ListPipelineExecutions", "codepipeline:StartPipelineExecution"],
+                ["arn:aws:codepipeline:eu-west-1:123456789012:my-website-pipeline"],
+            )
+        ]
+
+    def test_the_function_may_read_only_the_routed_keys_current_version(self) -> None:
+        single = of_type(stack(ObjectKey="releases/*.zip"), "AWS::IAM::Role")["TriggerFunctionRole"]
+        routed = of_type(stack(**ROUTED), "AWS::IAM::Role")["TriggerFunctionRole"]
+
+        for role, resource in (
+            (single, "arn:aws:s3:::my-artifact-bucket/releases/*.zip"),
+            (routed, f"arn:aws:s3:::my-artifact-bucket/{ROUTED['RoutesKeyFilter']}"),
+        ):
+            s3_statements = [s for s in statements(role) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+            assert [(as_list(s["Action"]), s["Resource"]) for s in s3_statements] == [(["s3:GetObject"], resource)]
 
     def test_with_routes_exactly_the_routed_pipelines(self) -> None:
         role = of_type(stack(**ROUTED), "AWS::IAM::Role")["TriggerFunctionRole"]
         (start,) = [s for s in statements(role) if "codepipeline:StartPipelineExecution" in as_list(s["Action"])]
 
+        assert sorted(as_list(start["Action"])) == [
+            "codepipeline:ListPipelineExecutions",
+            "codepipeline:StartPipelineExecution",
+        ]
         assert start["Resource"] == [
             "arn:aws:codepipeline:eu-west-1:123456789012:site-pipeline",
             "arn:aws:codepipeline:eu-west-1:123456789012:api-pipeline",
@@ -392,6 +413,9 @@ class TestAlarms:
             "PipelineStartFailures",
             "EventsIgnored",
             "EventsMalformed",
+            "EventsSuperseded",
+            "ExecutionsAlreadyStarted",
+            "VersionCheckFailures",
             "Invocations",
             "Errors",
             "ApproximateNumberOfMessagesVisible",
@@ -454,6 +478,9 @@ def test_the_transform_does_not_depend_on_parameter_values() -> None:
         ("OverrideObjectKey", "false", "OVERRIDE_OBJECT_KEY"),
         ("SourceActionName", "Artifact", "SOURCE_ACTION_NAME"),
         ("ObjectKey", "releases/*.zip", "OBJECT_KEY"),
+        ("LatestOnly", "false", "LATEST_ONLY"),
+        ("LatestOnly", "true", "LATEST_ONLY"),
+        ("TokenWindowSeconds", "86400", "TOKEN_WINDOW_SECONDS"),
     ],
 )
 def test_each_setting_parameter_reaches_its_variable(parameter: str, value: str, variable: str) -> None:

@@ -13,7 +13,8 @@ from moto import mock_aws
 
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
-from support.events import load_event
+from support.events import fresh, load_event
+from support.fake_s3 import current_versions_of
 from support.function_output import FunctionOutput, emitted_metrics
 from support.recording import RecordingCodePipeline
 from trigger_fn import handler
@@ -46,7 +47,9 @@ def codepipeline() -> Iterator[RecordingCodePipeline]:
 
 
 def _invoke(event: Any, codepipeline: Any, context: LocalLambdaContext | None = None) -> dict[str, Any]:
-    clients = AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))
+    """The handler on a fresh delivery of the event, whose version S3 still reports as the key's current one."""
+    event = fresh(event)
+    clients = AwsClients(codepipeline, s3=current_versions_of(event), retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     return handler.lambda_handler(event, context or LocalLambdaContext(), clients=clients)
 
 
@@ -155,15 +158,20 @@ def test_other_events_start_nothing_and_say_why(
     assert ("EventsIgnored", ("service",), {"service": "s3-pipeline-trigger"}, 1) in emitted_metrics(records)
 
 
-def test_dry_run_returns_the_request_it_would_send(
-    codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class NoCallsAllowed:
+    """Any AWS call fails the test: a dry run must work offline, as `sam local invoke` runs the sample events."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"a dry run called {name}")
+
+
+def test_dry_run_returns_the_request_it_would_send_and_calls_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(DRY_RUN="true")))
     event = load_event("put-object.json")
+    clients = AwsClients(NoCallsAllowed(), s3=NoCallsAllowed())  # type: ignore[arg-type]
 
-    result = _invoke(event, codepipeline)
+    result = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
 
-    assert codepipeline.requests == []
     assert result == {
         "status": "dry_run",
         "versionPinned": True,
@@ -176,6 +184,7 @@ def test_dry_run_returns_the_request_it_would_send(
                 "clientRequestToken": request_token(PIPELINE, read_object_created(event)),
             }
         ],
+        "currentVersionChecked": False,
     }
 
 

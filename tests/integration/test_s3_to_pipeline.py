@@ -8,10 +8,12 @@ import subprocess
 import sys
 from typing import Any
 
+import boto3
 import pytest
 
+from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
-from local.moto_path import function_environment, moto_stack
+from local.moto_path import REGION, MotoStack, function_environment, moto_stack
 from local.sample_site import zip_site
 from local.template_model import REQUIRED_PARAMETERS
 from support.environment import ROOT
@@ -23,13 +25,16 @@ from trigger_fn.settings import load_settings
 
 
 def _run_function(
-    event: dict[str, Any], codepipeline: Any, parameters: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    event: dict[str, Any],
+    codepipeline: Any,
+    parameters: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    s3: Any,
 ) -> dict[str, Any]:
-    # The settings the deployed function would read for these template parameters.
+    """The handler as the deployed function runs it: the template's settings, moto's S3 for the version check."""
     monkeypatch.setattr(handler, "SETTINGS", load_settings(function_environment(REQUIRED_PARAMETERS | parameters)))
-    return handler.lambda_handler(
-        event, LocalLambdaContext(), clients=AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))
-    )
+    clients = AwsClients(codepipeline, s3=s3, retry=RetryPolicy(sleep=lambda _: None))
+    return handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
 
 
 def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +43,7 @@ def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: p
         (event,) = stack.delivered_events()
         recorder = RecordingCodePipeline(stack.codepipeline)
 
-        result = _run_function(event, recorder, {}, monkeypatch)
+        result = _run_function(event, recorder, {}, monkeypatch, stack.s3)
 
         assert event["detail"]["object"]["version-id"] == version
         assert recorder.requests[0]["sourceRevisions"] == [
@@ -51,18 +56,60 @@ def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: p
         assert execution["pipelineExecutionId"] == started["pipelineExecutionId"]
 
 
-def test_two_uploads_of_the_key_start_two_versions_with_two_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_after_a_newer_upload_only_the_newer_version_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN two real uploads of one key, v1 then v2, and their events (moto's carry version-id)
     with moto_stack() as stack:
-        first = stack.upload("my-website.zip", b"v1")
-        second = stack.upload("my-website.zip", b"v2")
+        v1 = stack.upload("my-website.zip", b"v1")
+        v2 = stack.upload("my-website.zip", b"v2")
+        first, second = sorted(stack.delivered_events(), key=lambda e: e["detail"]["object"]["version-id"] != v1)
         recorder = RecordingCodePipeline(stack.codepipeline)
 
-        for event in stack.delivered_events():
-            _run_function(event, recorder, {}, monkeypatch)
+        # WHEN the function handles v1's event (late, after v2 landed), then v2's
+        late = _run_function(first, recorder, {}, monkeypatch, stack.s3)
+        current = _run_function(second, recorder, {}, monkeypatch, stack.s3)
 
-        pinned = [r["sourceRevisions"][0]["revisionValue"] for r in recorder.requests]
-        assert sorted(pinned) == sorted([first, second])
-        assert len({r["clientRequestToken"] for r in recorder.requests}) == 2
+        # THEN v1 starts nothing and says why; v2 starts, pinned to v2
+        assert late["status"] == "ignored"
+        assert late["reasonCode"] == "superseded"
+        assert v1 in late["reason"]
+        assert v2 in late["reason"]
+        assert current["status"] == "started"
+        assert [r["sourceRevisions"][0]["revisionValue"] for r in recorder.requests] == [v2]
+
+
+def test_after_a_delete_nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    with moto_stack() as stack:
+        stack.upload("my-website.zip", b"v1")
+        (event,) = stack.delivered_events()
+        stack.s3.delete_object(Bucket=stack.bucket, Key="my-website.zip")  # a delete marker is now current
+        recorder = RecordingCodePipeline(stack.codepipeline)
+
+        result = _run_function(event, recorder, {}, monkeypatch, stack.s3)
+
+        assert (result["status"], result["reasonCode"]) == ("ignored", "object_deleted")
+        assert recorder.requests == []
+
+
+def test_a_route_that_wants_every_version_starts_a_replaced_one_and_the_others_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    routes = [
+        {"key": "*.zip", "pipeline": "deploy"},
+        {"key": "*.zip", "pipeline": "archive", "latestOnly": False},
+    ]
+    parameters = {"Routes": json.dumps(routes), "RoutedPipelines": "deploy,archive", "RoutesKeyFilter": "*.zip"}
+    with moto_stack(**parameters) as stack:
+        _create_pipelines(stack, "deploy", "archive")
+        v1 = stack.upload("site.zip", b"v1")
+        stack.upload("site.zip", b"v2")
+        (v1_event,) = [e for e in stack.delivered_events() if e["detail"]["object"]["version-id"] == v1]
+        recorder = RecordingCodePipeline(stack.codepipeline)
+
+        result = _run_function(v1_event, recorder, parameters, monkeypatch, stack.s3)
+
+        assert result["status"] == "started"
+        assert [(r["name"], r["sourceRevisions"][0]["revisionValue"]) for r in recorder.requests] == [("archive", v1)]
+        assert [(s["pipeline"], s["reasonCode"]) for s in result["skipped"]] == [("deploy", "superseded")]
 
 
 def test_other_keys_never_reach_the_function() -> None:
@@ -91,7 +138,7 @@ def test_a_wildcard_key_matches_nested_keys_in_the_rule_and_the_function(monkeyp
         (event,) = stack.delivered_events()
         recorder = RecordingCodePipeline(stack.codepipeline)
 
-        result = _run_function(event, recorder, parameters, monkeypatch)
+        result = _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 
         assert result["status"] == "started"
         assert recorder.requests[0]["sourceRevisions"][1]["revisionValue"] == "releases/2026/11/site.zip"
@@ -105,7 +152,7 @@ def test_keys_with_spaces_and_non_ascii_arrive_raw_and_match_raw(key: str, monke
         (event,) = stack.delivered_events()
         recorder = RecordingCodePipeline(stack.codepipeline)
 
-        _run_function(event, recorder, parameters, monkeypatch)
+        _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 
         assert event["detail"]["object"]["key"] == key
         assert recorder.requests[0]["sourceRevisions"][1]["revisionValue"] == key
@@ -115,31 +162,27 @@ def test_routes_fan_out_from_one_upload(monkeypatch: pytest.MonkeyPatch) -> None
     routes = [{"key": "site/*.zip", "pipeline": "site"}, {"key": "*.zip", "pipeline": "audit"}]
     parameters = {"Routes": json.dumps(routes), "RoutedPipelines": "site,audit", "RoutesKeyFilter": "*.zip"}
     with moto_stack(**parameters) as stack:
-        from local.example_pipeline import create_s3_source_pipeline
-
-        for name in ("site", "audit"):
-            create_s3_source_pipeline(
-                codepipeline=stack.codepipeline,
-                iam=_iam(),
-                s3=stack.s3,
-                name=name,
-                source_bucket=stack.bucket,
-                object_key="placeholder.zip",
-            )
+        _create_pipelines(stack, "site", "audit")
         stack.upload("site/v1.zip", b"x")
         stack.upload("notes.txt", b"x")
         (event,) = stack.delivered_events()
         recorder = RecordingCodePipeline(stack.codepipeline)
 
-        result = _run_function(event, recorder, parameters, monkeypatch)
+        result = _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 
         assert [e["request"]["name"] for e in result["executions"]] == ["site", "audit"]
 
 
-def _iam() -> Any:
-    import boto3
-
-    return boto3.client("iam", region_name="eu-west-1")
+def _create_pipelines(stack: MotoStack, *names: str) -> None:
+    for name in names:
+        create_s3_source_pipeline(
+            codepipeline=stack.codepipeline,
+            iam=boto3.client("iam", region_name=REGION),
+            s3=stack.s3,
+            name=name,
+            source_bucket=stack.bucket,
+            object_key="placeholder.zip",
+        )
 
 
 def test_make_demo_moto_prints_a_started_execution() -> None:

@@ -97,13 +97,32 @@ def test_starts_the_newest_version_with_the_functions_exact_request(deployed: De
     assert json.dumps(sent, indent=2) in out
 
 
-def test_a_given_version_is_pinned(deployed: Deployed) -> None:
-    oldest = deployed.versions[0]
+def test_an_older_version_is_started_as_asked_with_a_plain_rollback_warning(deployed: Deployed) -> None:
+    oldest, newest = deployed.versions
 
     code, _, err = start(deployed, args(version=oldest))
 
     assert code == start_pipeline.EXIT_OK, err
     assert deployed.codepipeline.requests == functions_own_requests(FUNCTION_ENV, KEY, oldest)
+    assert f"Rollback: version {oldest} is not the current version of s3://{BUCKET}/{KEY} ({newest} is)" in err
+
+
+def test_the_current_version_given_explicitly_gets_no_warning(deployed: Deployed) -> None:
+    code, _, err = start(deployed, args(version=deployed.versions[-1]))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert "Rollback" not in err
+
+
+def test_a_version_of_a_deleted_key_warns_before_sending(deployed: Deployed) -> None:
+    oldest = deployed.versions[0]
+    deployed.s3.delete_object(Bucket=BUCKET, Key=KEY)
+
+    code, _, err = start(deployed, args(version=oldest))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert f"Rollback: s3://{BUCKET}/{KEY} has no current version (deleted)" in err
+    assert len(deployed.codepipeline.requests) == 1
 
 
 def test_dry_run_prints_the_request_and_sends_nothing(deployed: Deployed) -> None:
@@ -210,7 +229,7 @@ def test_make_start_and_the_function_send_identical_requests(environment: dict[s
         result = handle_event(
             _aws_event_for(by_hand.s3, KEY),
             load_settings(environment),
-            AwsClients(by_function, RetryPolicy(sleep=lambda _: None)),  # type: ignore[arg-type]
+            AwsClients(by_function, retry=RetryPolicy(sleep=lambda _: None)),  # type: ignore[arg-type]
         )
 
     # THEN both sent the same requests, to the letter, tokens included

@@ -19,13 +19,19 @@ from trigger_fn import handler
 from trigger_fn.clients import AwsClients
 from local.lambda_context import LocalLambdaContext
 
-client = boto3.client("codepipeline", region_name="eu-west-1")
-stub = Stubber(client)
+from support.events import fresh
+
+event = fresh(json.load(open(sys.argv[1])))
+s3 = boto3.client("s3", region_name="eu-west-1")
+s3_stub = Stubber(s3)
+s3_stub.add_response("head_object", {"VersionId": event["detail"]["object"]["version-id"]})
+s3_stub.activate()
+codepipeline = boto3.client("codepipeline", region_name="eu-west-1")
+stub = Stubber(codepipeline)
 stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "e-1"})
 stub.activate()
-event = json.load(open(sys.argv[1]))
 context = LocalLambdaContext(request_id="trace-test")
-print(json.dumps(handler.lambda_handler(event, context, clients=AwsClients(client))))
+print(json.dumps(handler.lambda_handler(event, context, clients=AwsClients(codepipeline, s3=s3))))
 """
 
 
@@ -42,7 +48,7 @@ def _packets(sock: socket.socket) -> list[dict[str, Any]]:
         documents.append(json.loads(body))
 
 
-def test_one_invocation_traces_the_handler_and_the_codepipeline_call_inside_it() -> None:
+def test_one_invocation_traces_the_handler_and_its_two_aws_calls_inside_it() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))
         port = daemon.getsockname()[1]
@@ -51,7 +57,7 @@ def test_one_invocation_traces_the_handler_and_the_codepipeline_call_inside_it()
             | FUNCTION_ENV
             | {
                 "POWERTOOLS_TRACE_DISABLED": "false",
-                "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+                "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT), str(ROOT / "tests"))),
                 "LAMBDA_TASK_ROOT": str(ROOT / "src"),
                 "AWS_LAMBDA_FUNCTION_NAME": "s3-pipeline-trigger-trigger",
                 "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
@@ -76,11 +82,13 @@ def test_one_invocation_traces_the_handler_and_the_codepipeline_call_inside_it()
 
     # Powertools streams each subsegment as it closes (no batching: a batch past the UDP limit would be lost).
     by_name = {document["name"]: document for document in documents}
-    assert sorted(by_name) == ["## lambda_handler", "codepipeline"], documents
-    handler_segment, call = by_name["## lambda_handler"], by_name["codepipeline"]
+    assert sorted(by_name) == ["## lambda_handler", "codepipeline", "s3"], documents
+    handler_segment = by_name["## lambda_handler"]
     assert {document["trace_id"] for document in documents} == {"1-6745f0a1-0123456789abcdef01234567"}
     assert handler_segment["parent_id"] == "53995c3f42cd8ad8"
-    assert call["parent_id"] == handler_segment["id"]
-    assert call["aws"]["operation"] == "StartPipelineExecution"
+    # The current-version check, then the start, both inside the handler's subsegment.
+    assert by_name["s3"]["parent_id"] == by_name["codepipeline"]["parent_id"] == handler_segment["id"]
+    assert by_name["s3"]["aws"]["operation"] == "HeadObject"
+    assert by_name["codepipeline"]["aws"]["operation"] == "StartPipelineExecution"
     # capture_response=False: the function's result (tokens, versions) stays out of the trace.
     assert "response" not in json.dumps(handler_segment.get("metadata", {})).lower()

@@ -18,9 +18,11 @@ from bucket_adopter.bucket_client import BucketCallFailed, BucketNotifications
 from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
-from support.events import load_event
+from support.events import fresh, load_event
+from support.fake_s3 import CurrentVersions
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest, decide
+from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MalformedEventError
@@ -52,14 +54,30 @@ def _route_outside_allowed() -> str:
     return _settings_error({"SOURCE_BUCKET": BUCKET, "ROUTES": routes, "ALLOWED_PIPELINES": "site"})
 
 
-def _function_log(event_name: str, capsys: pytest.CaptureFixture[str], **changes: str) -> str:
+def _function_log(
+    event_name: str, capsys: pytest.CaptureFixture[str], s3: CurrentVersions | None = None, **changes: str
+) -> str:
     from support.function_output import CurrentStdout
     from trigger_fn.observability import logger
 
     logger.registered_handler.setStream(CurrentStdout())  # type: ignore[union-attr, arg-type]
-    settings = load_settings({**FUNCTION_ENV, "DRY_RUN": "true", **changes})
-    handle_event(load_event(event_name), settings, AwsClients())
+    settings = load_settings({**FUNCTION_ENV, **changes})
+    handle_event(fresh(load_event(event_name)), settings, AwsClients(s3=s3 or CurrentVersions()))  # type: ignore[arg-type]
     return capsys.readouterr().out
+
+
+def _superseded(capsys: pytest.CaptureFixture[str]) -> str:
+    newer = CurrentVersions({(BUCKET, KEY): "a-newer-version"})
+    return _function_log("put-object.json", capsys, newer)
+
+
+def _version_check_denied() -> str:
+    client = boto3.client("s3", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
+        with pytest.raises(VersionCheckFailed) as raised:
+            current_version(client, BUCKET, KEY, RetryPolicy(sleep=lambda _: None))
+    return str(raised.value)
 
 
 def _malformed() -> str:
@@ -116,8 +134,12 @@ def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str
         ),
         "is not in ALLOWED_PIPELINES": _route_outside_allowed,
         "Ignored event": lambda: _function_log("other-key.json", capsys),
+        "reason_code": lambda: _superseded(capsys),
+        "HeadObject(s3://my-artifact-bucket/my-website.zip) failed, so its current version is unknown: AccessDenied": (
+            _version_check_denied
+        ),
         "Object event has no version-id: starting without a version pin": lambda: _function_log(
-            "put-object-unversioned.json", capsys
+            "put-object-unversioned.json", capsys, DRY_RUN="true"
         ),
         "malformed S3 event: detail.object.key must be a non-empty string, got nothing": _malformed,
         "StartPipelineExecution(my-website-pipeline) failed with PipelineNotFoundException (permanent, 1 attempt(s))": (

@@ -19,3 +19,7 @@ class RecordingCodePipeline:
     def start_pipeline_execution(self, **params: Any) -> Any:
         self.requests.append(copy.deepcopy(params))
         return self.client.start_pipeline_execution(**params)
+
+    def __getattr__(self, name: str) -> Any:
+        # Every other call goes to the real client unrecorded.
+        return getattr(self.client, name)

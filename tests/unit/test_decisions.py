@@ -6,7 +6,17 @@ import re
 import pytest
 
 from support.events import load_event
-from trigger_fn.decisions import Ignore, Start, decide, request_token, start_request
+from trigger_fn.decisions import (
+    CurrentVersion,
+    Ignore,
+    Start,
+    decide,
+    execution_of_version,
+    needs_history_check,
+    request_token,
+    stale_reason,
+    start_request,
+)
 from trigger_fn.routing import Route
 from trigger_fn.s3_event import MalformedEventError, read_object_created
 from trigger_fn.settings import Settings, load_settings
@@ -290,3 +300,79 @@ def test_a_key_with_surrounding_spaces_is_kept_as_configured() -> None:
     event["detail"]["object"]["key"] = " release .zip"
 
     assert isinstance(decide(event, settings), Start)
+
+
+class TestCurrentVersion:
+    UPLOAD = read_object_created(load_event("put-object.json"))
+
+    def test_the_current_version_is_not_stale(self) -> None:
+        assert stale_reason(self.UPLOAD, CurrentVersion(self.UPLOAD.version_id)) is None
+
+    def test_a_replaced_version_is_superseded_naming_both_versions(self) -> None:
+        reason = stale_reason(self.UPLOAD, CurrentVersion("Zz9.newer"))
+
+        assert reason is not None
+        assert reason.reason_code == "superseded"
+        assert "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG" in reason.reason
+        assert "Zz9.newer" in reason.reason
+
+    def test_no_current_version_means_the_object_was_deleted(self) -> None:
+        reason = stale_reason(self.UPLOAD, CurrentVersion(None))
+
+        assert reason is not None
+        assert reason.reason_code == "object_deleted"
+
+    def test_a_null_current_version_replaced_a_real_one(self) -> None:
+        # Versioning suspended after the upload: a later PUT writes the "null" version over it.
+        reason = stale_reason(self.UPLOAD, CurrentVersion("null"))
+
+        assert reason is not None
+        assert reason.reason_code == "superseded"
+
+
+class TestHistoryCheck:
+    UPLOAD = read_object_created(load_event("put-object.json"))  # time 2026-11-20T14:03:27Z
+
+    def test_event_time_is_read_from_the_event(self) -> None:
+        assert self.UPLOAD.event_time == 1795183407.0
+
+    @pytest.mark.parametrize(
+        ("age_s", "window_s", "looks"),
+        [(0, 3600, False), (3600, 3600, False), (3601, 3600, True), (10, 0, True)],
+        ids=["fresh", "at-the-window", "past-the-window", "window-zero"],
+    )
+    def test_only_events_older_than_the_window_look_first(self, age_s: int, window_s: int, looks: bool) -> None:
+        assert self.UPLOAD.event_time is not None
+        assert needs_history_check(self.UPLOAD, window_s, self.UPLOAD.event_time + age_s) is looks
+
+    def test_an_event_of_unknown_age_looks_first(self) -> None:
+        assert needs_history_check(self.UPLOAD._replace(event_time=None), 3600, 0.0) is True
+
+    def test_an_unpinned_upload_has_nothing_to_look_for(self) -> None:
+        assert needs_history_check(self.UPLOAD._replace(version_id=None, event_time=None), 3600, 0.0) is False
+
+    @pytest.mark.parametrize(
+        ("time", "expected"),
+        [("2026-11-20T14:03:27Z", 1795183407.0), ("2026-11-20T14:03:27", 1795183407.0), (1795183407, 1795183407.0)],
+    )
+    def test_readable_times(self, time: object, expected: float) -> None:
+        event = load_event("put-object.json") | {"time": time}
+
+        assert read_object_created(event).event_time == expected
+
+    @pytest.mark.parametrize("time", ["yesterday", None, {"at": 1}, True])
+    def test_an_unreadable_time_is_unknown_not_malformed(self, time: object) -> None:
+        event = load_event("put-object.json") | {"time": time}
+
+        assert read_object_created(event).event_time is None
+
+    def test_an_execution_is_found_by_its_source_revision(self) -> None:
+        summaries = [
+            {"pipelineExecutionId": "e-3", "sourceRevisions": [{"actionName": "Source", "revisionId": "v3"}]},
+            {"pipelineExecutionId": "e-2", "sourceRevisions": [{"actionName": "Other", "revisionId": "v2"}]},
+            {"pipelineExecutionId": "e-1", "sourceRevisions": [{"actionName": "Source", "revisionId": "v2"}]},
+            {"pipelineExecutionId": "e-0"},
+        ]
+
+        assert execution_of_version(summaries, "Source", "v2") == "e-1"
+        assert execution_of_version(summaries, "Source", "v9") is None

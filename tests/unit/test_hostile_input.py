@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from local.lambda_context import LocalLambdaContext
 from support.events import load_event
+from support.fake_s3 import current_versions_of
 from support.function_output import FunctionOutput
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
@@ -265,7 +266,7 @@ def test_the_token_does_not_depend_on_the_event_id(event: str, other_id: str) ->
 
 
 class RecordingCodePipeline:
-    """Accepts every StartPipelineExecution and keeps it."""
+    """Accepts every StartPipelineExecution and keeps it; knows no earlier executions."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -274,13 +275,18 @@ class RecordingCodePipeline:
         self.requests.append(params)
         return {"pipelineExecutionId": f"execution-{len(self.requests)}"}
 
+    def list_pipeline_executions(self, **_: Any) -> dict[str, list[Any]]:
+        return {"pipelineExecutionSummaries": []}
+
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=HOSTILE_EVENTS)
 @with_edge_cases
 def test_handle_event_starts_only_what_the_oracle_allows(event: Any) -> None:
     codepipeline = RecordingCodePipeline()
-    clients = AwsClients(codepipeline, RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
+    # S3 reports the event's own version as current: the hostile part is the event, not the bucket.
+    s3 = current_versions_of(event)
+    clients = AwsClients(codepipeline, s3=s3, retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     expected = oracle(event, None)
 
     try:
@@ -336,7 +342,10 @@ def _large_event(marker: str) -> dict[str, Any]:
 def test_an_event_at_the_size_limit_starts_exactly_once() -> None:
     codepipeline = RecordingCodePipeline()
 
-    result = handle_event(_large_event("filler"), ONE_ROUTE, AwsClients(codepipeline))  # type: ignore[arg-type]
+    event = _large_event("filler")
+    clients = AwsClients(codepipeline, s3=current_versions_of(event))  # type: ignore[arg-type]
+
+    result = handle_event(event, ONE_ROUTE, clients)
 
     assert result["status"] == "started"
     assert len(codepipeline.requests) == 1
@@ -361,7 +370,8 @@ def test_no_event_body_reaches_the_logs(event_name: str, output: FunctionOutput,
 
     # WHEN the real entry point (with its Powertools decorators) handles it
     try:
-        handler.lambda_handler(event, LocalLambdaContext(), clients=AwsClients(RecordingCodePipeline()))  # type: ignore[arg-type]
+        clients = AwsClients(RecordingCodePipeline(), s3=current_versions_of(event))  # type: ignore[arg-type]
+        handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
     except MalformedEventError:
         assert event_name == "malformed-missing-key.json"
 

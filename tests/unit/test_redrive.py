@@ -78,7 +78,27 @@ class RecordingInvoker:
         return self.answers[event["id"]]
 
 
-STARTED = InvokeResult(None, {"status": "started", "pipelineExecutionId": "e-1"})
+STARTED = InvokeResult(
+    None,
+    {
+        "status": "started",
+        "versionPinned": True,
+        "executions": [{"pipelineExecutionId": "e-1", "request": {"name": "my-website-pipeline"}}],
+    },
+)
+SUPERSEDED = InvokeResult(None, {"status": "ignored", "reasonCode": "superseded", "reason": "v1 was replaced by v2"})
+ALREADY_STARTED = InvokeResult(
+    None,
+    {
+        "status": "started",
+        "versionPinned": True,
+        "executions": [
+            {"pipelineExecutionId": "e-0", "request": {"name": "deploy"}, "alreadyStarted": True},
+            {"pipelineExecutionId": "e-9", "request": {"name": "archive"}},
+        ],
+        "skipped": [{"pipeline": "site", "reasonCode": "superseded", "reason": "..."}],
+    },
+)
 IGNORED = InvokeResult(None, {"status": "ignored", "reasonCode": "no_matching_route", "reason": "..."})
 FAILED = InvokeResult("Unhandled", {"errorType": "StartFailed", "errorMessage": "ThrottlingException"})
 DRY_RUN = InvokeResult(None, {"status": "dry_run", "requests": []})
@@ -208,6 +228,27 @@ def test_apply_deletes_only_what_the_function_handled(sqs: Any, queues: list[Que
     ]
 
 
+def test_superseded_and_already_started_events_are_settled_and_say_why(sqs: Any, queues: list[QueueSource]) -> None:
+    # GIVEN a redriven event whose version a newer upload replaced, and one whose version already ran
+    rule_dlq, failed_start = queues
+    _send_rule_dlq(sqs, rule_dlq, _event("old-1", version="v1"))
+    _send_failed_start(sqs, failed_start, _event("ran-1", version="v7"))
+    invoker = RecordingInvoker({"old-1": SUPERSEDED, "ran-1": ALREADY_STARTED})
+
+    # WHEN
+    report = _run(sqs, queues, invoker, apply=True)
+
+    # THEN both are deleted, and the table says why
+    assert [o.action for o in report.outcomes] == ["deleted", "deleted"]
+    assert _bodies(sqs, rule_dlq) == []
+    assert _bodies(sqs, failed_start) == []
+    results = [outcome.result for outcome in report.outcomes]
+    assert results == [
+        "ignored (superseded)",
+        "started (deploy already started e-0; archive e-9; site superseded)",
+    ]
+
+
 def test_a_message_is_looked_at_once_per_run_even_when_it_reappears(sqs: Any, queues: list[QueueSource]) -> None:
     # GIVEN a queue whose only message keeps failing, and a receive that hands it back at once
     rule_dlq = queues[0]
@@ -244,6 +285,8 @@ def test_the_table_shows_one_line_per_message(sqs: Any, queues: list[QueueSource
     [
         (STARTED, True),
         (IGNORED, True),
+        (SUPERSEDED, True),
+        (ALREADY_STARTED, True),
         (FAILED, False),
         (DRY_RUN, False),
         (InvokeResult(None, {"status": "something-new"}), False),
@@ -255,6 +298,8 @@ def test_the_table_shows_one_line_per_message(sqs: Any, queues: list[QueueSource
     ids=[
         "started",
         "ignored",
+        "superseded",
+        "already-started",
         "function-error",
         "dry-run",
         "unknown-status",

@@ -45,6 +45,10 @@ def test_source_action_defaults_to_source() -> None:
         ({"SOURCE_ACTION_NAME": "Source Action"}, "SOURCE_ACTION_NAME='Source Action' is not an action name"),
         ({"OVERRIDE_OBJECT_KEY": "yes"}, "OVERRIDE_OBJECT_KEY='yes' must be true or false"),
         ({"DRY_RUN": "1"}, "DRY_RUN='1' must be true or false"),
+        ({"LATEST_ONLY": "no"}, "LATEST_ONLY='no' must be true or false"),
+        ({"TOKEN_WINDOW_SECONDS": "1h"}, "TOKEN_WINDOW_SECONDS='1h' must be a whole number of seconds from 0 to"),
+        ({"TOKEN_WINDOW_SECONDS": "-5"}, "TOKEN_WINDOW_SECONDS='-5' must be a whole number"),
+        ({"TOKEN_WINDOW_SECONDS": "1209601"}, "must be a whole number of seconds from 0 to 1209600"),
     ],
 )
 def test_invalid_settings_name_the_variable(change: dict[str, str], message: str) -> None:
@@ -88,6 +92,7 @@ def test_routes_replace_the_single_route_variables() -> None:
         ('[{"key": "a", "pipeline": "p"}, {"key": "b", "pipeline": "bad name"}]', "ROUTES[1].pipeline='bad name'"),
         ('[{"key": "a", "pipeline": "p", "sourceAction": 1}]', "ROUTES[0].sourceAction must be a string"),
         ('[{"key": "a", "pipeline": "p", "overrideKey": "true"}]', "ROUTES[0].overrideKey must be true or false"),
+        ('[{"key": "a", "pipeline": "p", "latestOnly": "no"}]', "ROUTES[0].latestOnly must be true or false"),
         ('[{"key": "a", "pipeline": "p", "pipline": "q"}]', "ROUTES[0] has unknown field(s) pipline"),
         ('[{"key": "a", "pipeline": "p"}, {"key": "a", "pipeline": "p"}]', "ROUTES[1] repeats key 'a'"),
         ('[{"key": "a", "pipeline": "p", "variables": ["key"]}]', "ROUTES[0].variables must be an object"),
@@ -141,3 +146,29 @@ class TestAllowedPipelines:
 
         with pytest.raises(SettingsError, match="lists 11 pipelines; the template grants at most 10"):
             load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": self.ROUTES, "ALLOWED_PIPELINES": allowed})
+
+
+def test_routes_are_guarded_unless_they_opt_out() -> None:
+    routes = [{"key": "*.zip", "pipeline": "deploy"}, {"key": "*.zip", "pipeline": "archive", "latestOnly": False}]
+
+    settings = load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
+
+    assert [(route.pipeline, route.latest_only) for route in settings.routes] == [("deploy", True), ("archive", False)]
+
+
+@pytest.mark.parametrize(("value", "guarded"), [(None, True), ("true", True), ("false", False)])
+def test_the_single_route_is_guarded_by_default(value: str | None, guarded: bool) -> None:
+    env = dict(SINGLE)
+    if value is not None:
+        env["LATEST_ONLY"] = value
+
+    assert load_settings(env).routes[0].latest_only is guarded
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 3600), ("", 3600), ("0", 0), ("86400", 86400)])
+def test_the_token_window_defaults_to_an_hour(value: str | None, seconds: int) -> None:
+    env = dict(SINGLE)
+    if value is not None:
+        env["TOKEN_WINDOW_SECONDS"] = value
+
+    assert load_settings(env).token_window_s == seconds
