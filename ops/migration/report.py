@@ -9,7 +9,7 @@ from ops.migration.plan import DEPLOY_SETTINGS, Deployment, Plan
 from ops.migration.samconfig import environment_block
 from ops.migration.start_modes import APPLY_PENDING, MIGRATED, NOT_STARTED, TO_MIGRATE, PipelineStatus, SourceStatus
 
-_COLUMNS = ("PIPELINE", "ACTION", "SOURCE", "STARTED BY", "EVENTBRIDGE", "VERSIONING", "TRAILS LOGGING THE KEY")
+_COLUMNS = ("PIPELINE", "ACTION", "SOURCE", "STARTED BY", "EVENTBRIDGE", "VERSIONING", "TRAILS")
 _NEXT = {
     TO_MIGRATE: "to migrate (make migrate PIPELINE=name prints the plan)",
     APPLY_PENDING: "trigger deployed, old way still on: they start twice (make migrate PIPELINE=name ARGS=--apply)",

@@ -33,7 +33,7 @@ TRIGGER_STACK = "s3-pipeline-trigger"
 TRIGGER_FUNCTION = "s3-pipeline-trigger-trigger"
 TRAIL_LOGS_BUCKET = "console-trail-logs"
 
-_TRUST = {
+CODEPIPELINE_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
@@ -77,7 +77,9 @@ def create_bucket(session: Any, name: str, *, versioned: bool = True, eventbridg
 def create_pipeline(session: Any, name: str, sources: Sequence[Source]) -> str:
     """A V2 pipeline: one source stage with these S3 actions, one deploy stage; returns its ARN."""
     iam, s3 = session.client("iam"), session.client("s3")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_TRUST))["Role"]["Arn"]
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(CODEPIPELINE_TRUST))["Role"][
+        "Arn"
+    ]
     store = f"{name}-store"
     s3.create_bucket(Bucket=store, CreateBucketConfiguration={"LocationConstraint": REGION})
     actions = [
