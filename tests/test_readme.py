@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from ops import migrate
+from ops.migration.account import AwsAccount
+from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
 from support.environment import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -76,6 +82,25 @@ def test_every_file_the_readme_names_exists() -> None:
     assert named
     missing = [path for path in named if not (ROOT / path.rstrip("/")).exists()]
     assert not missing
+
+
+@pytest.mark.parametrize(
+    ("shown", "argv"),
+    [("make migrate", []), (f"make migrate PIPELINE={CONSOLE}", ["--pipeline", CONSOLE])],
+    ids=["scan", "plan"],
+)
+def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) -> None:
+    # The account the README describes, built afresh; nothing in either output is random, so nothing is masked.
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        build_console_account(session)
+        account = AwsAccount.from_session(session)
+        read_back_eventbridge(account.s3)
+        out, err = io.StringIO(), io.StringIO()
+        code = migrate.run(migrate.parser().parse_args(argv), account, out, err)
+
+    assert code == 0, err.getvalue()
+    assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in README
 
 
 def test_no_placeholder_is_left() -> None:
