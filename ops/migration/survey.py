@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ops.migration.account import AwsAccount, MigrationError
+from ops.migration.account import AwsAccount, MigrationError, PipelineNotFound
 from ops.migration.pipelines import s3_sources, source_providers
 from ops.migration.start_modes import BucketFacts, PipelineStatus, pipeline_status, source_status
 from ops.migration.trails import Trail
@@ -57,6 +57,7 @@ def scan(account: AwsAccount, view: AccountView) -> Sequence[PipelineStatus]:
     for name in sorted(account.pipeline_names()):
         try:
             found.append(pipeline_status_of(account, name, view, buckets))
-        except NoS3Source:
+        except (NoS3Source, PipelineNotFound):
+            # Not an S3-source pipeline, or deleted since the listing: nothing to move either way.
             continue
     return found

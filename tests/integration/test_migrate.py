@@ -154,6 +154,15 @@ def test_scan_skips_pipelines_without_an_s3_source_and_notes_other_rules(account
     assert "note: polling-pipeline is also the target of rule nightly (not CloudTrail S3; left alone)" in out
 
 
+def test_a_pipeline_deleted_during_the_scan_is_left_out(account: Account) -> None:
+    account.aws.codepipeline = DeletedAfterListing(account.session, POLLING)
+
+    code, out, err = account.run("--json")
+
+    assert code == 0, err
+    assert [p["name"] for p in json.loads(out)["pipelines"]] == [CONSOLE, MIGRATED, TWO_SOURCES]
+
+
 # ---------------------------------------------------------------- plan
 
 
@@ -568,3 +577,30 @@ class EditedAfterFirstRead:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+class DeletedAfterListing:
+    """The real (moto) client; someone deletes a pipeline between the scan's listing and its read."""
+
+    def __init__(self, session: boto3.Session, pipeline: str) -> None:
+        self._client = session.client("codepipeline")
+        self._pipeline = pipeline
+
+    def get_paginator(self, operation: str) -> Any:
+        paginator = self._client.get_paginator(operation)
+        if operation == "list_pipelines":
+            pages = list(paginator.paginate())
+            self._client.delete_pipeline(name=self._pipeline)
+            return _Pages(pages)
+        return paginator
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _Pages:
+    def __init__(self, pages: list[Any]) -> None:
+        self._pages = pages
+
+    def paginate(self, **_: Any) -> list[Any]:
+        return self._pages
