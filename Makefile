@@ -123,6 +123,12 @@ start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id]
 redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes the function and deletes handled ones
 	PYTHONPATH=src $(BIN)/python -m ops.redrive $(ARGS)
 
+.PHONY: migrate
+
+# Scan (read-only), PIPELINE=name: its plan (read-only); ARGS=--apply moves it, ARGS="--undo FILE" puts it back.
+migrate: venv ## Pipelines on CloudTrail or polling; PIPELINE=name plans one; ARGS=--apply / ARGS="--undo FILE"
+	@PYTHONPATH=src $(BIN)/python -m ops.migrate $(if $(PIPELINE),--pipeline "$(PIPELINE)") $(ARGS)
+
 # checkov pins many packages of its own (boto3, botocore, ...): a venv of its own, remade when the pin changes.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 
+import boto3
 import pytest
+from moto import mock_aws
+from samcli.cli.types import CfnParameterOverridesType
 
+from local.moto_path import function_environment
+from local.template_model import parameter_problems, transformed
+from ops import migrate
+from ops.migration.account import AwsAccount
+from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
 from support.environment import ROOT
+from trigger_fn.settings import load_settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -76,6 +87,41 @@ def test_every_file_the_readme_names_exists() -> None:
     assert named
     missing = [path for path in named if not (ROOT / path.rstrip("/")).exists()]
     assert not missing
+
+
+@pytest.mark.parametrize(
+    ("shown", "argv"),
+    [("make migrate", []), (f"make migrate PIPELINE={CONSOLE}", ["--pipeline", CONSOLE])],
+    ids=["scan", "plan"],
+)
+def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) -> None:
+    # The account the README describes, built afresh; nothing in either output is random, so nothing is masked.
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        build_console_account(session)
+        account = AwsAccount.from_session(session)
+        read_back_eventbridge(account.s3)
+        out, err = io.StringIO(), io.StringIO()
+        code = migrate.run(migrate.parser().parse_args(argv), account, out, err)
+
+    assert code == 0, err.getvalue()
+    assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in README
+
+
+def test_the_samconfig_example_deploys_the_routes_it_describes() -> None:
+    [example] = re.findall(r"^```toml\n(.*?)^```$", README, flags=re.MULTILINE | re.DOTALL)
+    deploy = tomllib.loads(example)["prod"]["deploy"]["parameters"]
+
+    # Read as `sam deploy --config-env prod` reads it, then checked as CloudFormation and the function would.
+    parameters = CfnParameterOverridesType().convert(deploy["parameter_overrides"], None, None)
+
+    assert parameter_problems(transformed(), parameters) == []
+    routes = load_settings(function_environment(parameters)).routes
+    assert [(route.key, route.pipeline) for route in routes] == [
+        ("site/*.zip", "site-deploy"),
+        ("api/release.zip", "api-deploy"),
+        ("*.zip", "audit"),
+    ]
 
 
 def test_no_placeholder_is_left() -> None:
