@@ -17,7 +17,9 @@ from typing import Any
 
 from local.emf import emf_metrics
 from local.local_stack import (
+    CODEPIPELINE_ENDPOINT_VARIABLE,
     DEFAULT_MINISTACK_PORT,
+    DEFAULT_MOTO_PORT,
     LOCAL_DIR,
     LocalStack,
     LocalStackError,
@@ -73,12 +75,12 @@ def main() -> int:
 def run_demo() -> int:
     config = load_local_config()
     require_ministack_venv()
-    require_free_ports(DEFAULT_MINISTACK_PORT, config.moto_port)
+    require_free_ports(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT)
     print("S3 Pipeline Trigger: local demo on ministack + moto (no AWS account, nothing leaves 127.0.0.1)\n")
     steps = Steps()
     workdir = Path(tempfile.mkdtemp(prefix="s3-pipeline-trigger-demo-"))
     try:
-        with running_emulators(DEFAULT_MINISTACK_PORT, config.moto_port, config.region, workdir) as emulators:
+        with running_emulators(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT, config.region, workdir) as emulators:
             steps.done(
                 "Emulators up",
                 f"ministack {emulators.ministack.url}  S3, EventBridge, Lambda, CloudFormation, IAM, SQS, Logs",
@@ -116,6 +118,7 @@ def _deploy(stack: LocalStack, steps: Steps) -> None:
         f"SourceBucket         {stack.outputs['SourceBucket']}",
         f"TriggerFunctionName  {stack.outputs['TriggerFunctionName']}",
         f"TriggerRuleName      {stack.outputs['TriggerRuleName']}",
+        f"the function's CodePipeline calls go to moto: {CODEPIPELINE_ENDPOINT_VARIABLE} set on it after the deploy",
     )
     stack.create_pipeline()
     steps.done(

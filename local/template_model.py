@@ -15,7 +15,12 @@ from samtranslator.translator.transform import transform
 ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATE = ROOT / "template.yaml"
-REQUIRED_PARAMETERS = {"SourceBucketName": "my-artifact-bucket", "PipelineName": "my-website-pipeline"}
+# What a deployment without Routes must give (the template's rules refuse it otherwise).
+REQUIRED_PARAMETERS = {
+    "SourceBucketName": "my-artifact-bucket",
+    "ObjectKey": "my-website.zip",
+    "PipelineName": "my-website-pipeline",
+}
 
 
 class BundledManagedPolicies:
