@@ -11,10 +11,10 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # The venv's python3.13 on PATH is what `sam build` looks for.
 export PATH := $(BIN):$(PATH)
-export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
+# No region here: AWS commands use samconfig.toml's, else yours (AWS_REGION, AWS_DEFAULT_REGION, profile).
 
-.PHONY: help venv lint typecheck template build unit test demo demo-moto invoke clean
+.PHONY: help venv lint typecheck template build deploy unit test demo demo-moto invoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ template: venv ## cfn-lint and sam validate --lint
 
 build: venv ## sam build (python3.13, arm64)
 	$(BIN)/sam build
+
+# The first time (no answers saved in samconfig.toml yet) `sam deploy --guided`, then `sam deploy` from samconfig.toml.
+deploy: build ## Deploy to AWS with the pinned SAM CLI: make deploy [GUIDED=1] [CONFIG_ENV=name]
+	@PYTHONPATH=src $(BIN)/python -m ops.deploy $(if $(GUIDED),--guided) $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)")
 
 .PHONY: bench build-TriggerFunction build-BucketAdopterFunction
 
@@ -111,17 +115,20 @@ local-down: venv ## Stop what local-up started
 
 .PHONY: start
 
+# The stack, region and profile `sam deploy` used (samconfig.toml), unless STACK=, REGION= or CONFIG_ENV= say otherwise.
+STACK_OPTIONS = $(strip $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)"))
+
 # Sends what the deployed function would send for that object (its routes, revisions and token); newest version by default.
-start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name] [ARGS=--dry-run]
-	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name] [ARGS=--dry-run]))
-	PYTHONPATH=src $(BIN)/python -m ops.start --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(if $(STACK),--stack-name "$(STACK)") $(ARGS)
+start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name] [REGION=r] [ARGS=--dry-run]
+	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name] [REGION=region] [ARGS=--dry-run]))
+	@PYTHONPATH=src $(BIN)/python -m ops.start --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(STACK_OPTIONS) $(ARGS)
 
 .PHONY: redrive security
 
-# Reads both dead-letter queues of the deployed stack (samconfig's stack, or ARGS=--stack-name NAME); nothing changes
-# without --apply, which re-invokes the function on each event and deletes only the messages it handled.
-redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes the function and deletes handled ones
-	PYTHONPATH=src $(BIN)/python -m ops.redrive $(ARGS)
+# Reads both dead-letter queues of the deployed stack; nothing changes without --apply, which re-invokes the function
+# on each event and deletes only the messages it handled.
+redrive: venv ## List dead-lettered events [STACK=name] [REGION=r]; ARGS=--apply re-invokes the function, deletes handled
+	@PYTHONPATH=src $(BIN)/python -m ops.redrive $(STACK_OPTIONS) $(ARGS)
 
 # checkov pins many packages of its own (boto3, botocore, ...): a venv of its own, remade when the pin changes.
 CHECKOV_VERSION := 3.3.30

@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -288,9 +289,9 @@ def test_the_functions_codepipeline_endpoint_is_used_unless_yours_is_set() -> No
     assert start_pipeline.codepipeline_endpoint({}, start_pipeline.DeployedFunction("f", {})) is None
 
 
-def test_samconfig_gives_the_default_stack_and_region() -> None:
+def test_samconfig_ships_a_stack_name_and_leaves_the_region_to_the_user() -> None:
     assert deployed_stack.default_stack_name() == "s3-pipeline-trigger"
-    assert deployed_stack.default_region() == "eu-west-1"
+    assert deployed_stack.default_region() is None
 
 
 # ---------- the command line, against moto's server through AWS_ENDPOINT_URL ----------
@@ -342,7 +343,7 @@ def test_the_command_line_honours_aws_endpoint_url(moto_server: str, monkeypatch
     assert f'"revisionValue": "{versions[-1]}"' in finished.stdout
 
 
-def test_make_start_passes_key_version_stack_and_args() -> None:
+def test_make_start_passes_key_version_stack_region_and_args() -> None:
     finished = subprocess.run(
         [
             "make",
@@ -351,6 +352,8 @@ def test_make_start_passes_key_version_stack_and_args() -> None:
             "KEY=releases/my site.zip",
             "VERSION=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
             "STACK=prod",
+            "REGION=us-east-2",
+            "CONFIG_ENV=prod",
             "ARGS=--dry-run",
         ],
         cwd=ROOT,
@@ -361,10 +364,21 @@ def test_make_start_passes_key_version_stack_and_args() -> None:
     )
 
     assert finished.returncode == 0, finished.stderr
-    assert (
-        '-m ops.start --key "releases/my site.zip" --version "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY" '
-        '--stack-name "prod" --dry-run' in finished.stdout
-    )
+    command = shlex.split(finished.stdout.strip().splitlines()[-1])
+    assert command[command.index("-m") + 1 :] == [
+        "ops.start",
+        "--key",
+        "releases/my site.zip",
+        "--version",
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        "--stack-name",
+        "prod",
+        "--region",
+        "us-east-2",
+        "--config-env",
+        "prod",
+        "--dry-run",
+    ]
 
 
 def test_make_start_without_key_says_how_to_use_it() -> None:

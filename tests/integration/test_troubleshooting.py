@@ -125,7 +125,7 @@ def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str
         ),
         "failed with AccessDeniedException (permanent": lambda: _start_failure("AccessDeniedException", 1),
         "failed with ThrottlingException (transient, 4 attempt(s))": lambda: _start_failure("ThrottlingException", 4),
-        "Cannot start: stack 's3-pipeline-trigger': ValidationError": lambda: _manual_start(lambda _: None),
+        "Cannot start: stack 's3-pipeline-trigger' does not exist in eu-west-1": lambda: _manual_start(lambda _: None),
         "Cannot start: key 'notes.txt' matches no route of the function": lambda: _manual_start(
             _deployed_then(lambda s: s.client("s3").put_object(Bucket=BUCKET, Key="notes.txt", Body=b"x")),
             key="notes.txt",
