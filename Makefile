@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 # No region here: AWS commands use samconfig.toml's, else yours (AWS_REGION, AWS_DEFAULT_REGION, profile).
 
-.PHONY: help venv lint typecheck template build deploy unit test demo demo-moto invoke clean
+.PHONY: help venv lint typecheck template build deploy deployer-policy unit test demo demo-moto invoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ build: venv ## sam build (python3.13, arm64)
 # The first time (no answers saved in samconfig.toml yet) `sam deploy --guided`, then `sam deploy` from samconfig.toml.
 deploy: build ## Deploy to AWS with the pinned SAM CLI: make deploy [GUIDED=1] [CONFIG_ENV=name]
 	@PYTHONPATH=src $(BIN)/python -m ops.deploy $(if $(GUIDED),--guided) $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)")
+
+# Defaults: samconfig.toml's stack name and saved answers, else the README's names.
+deployer-policy: venv ## The least-privilege IAM policy for make deploy and sam delete: [STACK=] [BUCKET=] [PIPELINE=]
+	@PYTHONPATH=src $(BIN)/python -m ops.deployer_policy $(if $(STACK),--stack-name "$(STACK)") $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PIPELINE),--pipeline "$(PIPELINE)")
 
 .PHONY: bench build-TriggerFunction build-BucketAdopterFunction
 
