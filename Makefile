@@ -92,9 +92,10 @@ test: lint typecheck build security ministack-venv ## Everything CI runs: lint, 
 unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
 	$(BIN)/pytest -q tests/unit
 
-EVENT ?= events/put-object.json
-invoke: venv ## Run the handler on one sample event in-process (DRY_RUN from events/env.json): make invoke EVENT=...
-	@PYTHONPATH=src $(BIN)/python -m local.invoke $(EVENT)
+EVENT ?= put-object
+# ENV only from the command line: some shells export an ENV variable of their own (sh's startup file).
+invoke: venv ## Run the handler on one sample event in-process: make invoke [EVENT=put-object] [ENV=events/env.json]
+	@PYTHONPATH=src $(BIN)/python -m local.invoke "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)")
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m local.demo_moto
