@@ -110,7 +110,7 @@ $(MINISTACK_VENV)/.installed: local/requirements-ministack.txt
 ministack-venv: $(MINISTACK_VENV)/.installed ## Create .venv-ministack (the local AWS emulator, pinned)
 
 demo: venv ministack-venv ## Deploy template.yaml on local emulators, upload a zip, watch the pipeline start
-	$(BIN)/python -m local.demo
+	PYTHONPATH=src $(BIN)/python -m local.demo
 
 local-up: venv ministack-venv ## Start the emulators with the stack deployed and leave them running
 	$(BIN)/python -m local.local_stack up
