@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError, promote_to_global, read_target
+from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError, promote_to_global, read_target, remember_region
 from ops.parameter_checks import TEMPLATE, parameter_problems
 from ops.stack import locate
 
@@ -36,9 +36,9 @@ def sam_command(*, guided: bool, config_env: str, region: str | None) -> list[st
     command = [str(SAM), "deploy"]
     if guided:
         command.append("--guided")
-        if region:
-            # Guided offers it as the default answer; without it SAM falls back to us-east-1.
-            command += ["--region", region]
+    if region:
+        # The region the operator tools would use; guided offers it as the default answer.
+        command += ["--region", region]
     if config_env != DEFAULT_ENV:
         command += ["--config-env", config_env]
     return command
@@ -68,10 +68,13 @@ def deploy(
     # SAM talks to the user directly (prompts, change set, progress); nothing of it is captured.
     code = run(command, cwd=samconfig.parent, check=False).returncode
     moved = promote_to_global(samconfig, config_env)
+    # Guided saves the region itself, when the user lets it save anything.
+    if code == 0 and not guided and region and remember_region(samconfig, config_env, region):
+        moved.append("region")
     saved = read_target(samconfig, config_env)
     if moved:
         print(
-            f"samconfig.toml: {', '.join(moved)} of [{config_env}] moved to [{config_env}.global.parameters], "
+            f"samconfig.toml: {', '.join(moved)} of [{config_env}] kept in [{config_env}.global.parameters], "
             "where sam logs, sam delete, make start and make redrive read them",
             file=out,
         )

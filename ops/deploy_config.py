@@ -81,6 +81,18 @@ def promote_to_global(samconfig: Path = SAMCONFIG, config_env: str = DEFAULT_ENV
     return moved
 
 
+def remember_region(samconfig: Path, config_env: str, region: str) -> bool:
+    """Record the region a deployment went to, unless the environment names one; True if it was recorded."""
+    if read_target(samconfig, config_env).region:
+        return False
+    document = tomlkit.parse(samconfig.read_text(encoding="utf-8")) if samconfig.is_file() else tomlkit.document()
+    if config_env not in document:
+        document[config_env] = tomlkit.table(is_super_table=True)
+    _tomlkit_table(document[config_env], "global", create=True)["region"] = region
+    samconfig.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return True
+
+
 def _load(samconfig: Path) -> dict[str, Any]:
     if not samconfig.is_file():
         return {}

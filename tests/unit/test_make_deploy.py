@@ -71,7 +71,7 @@ def test_the_first_deploy_is_guided_with_the_users_region_offered(samconfig: Pat
     assert sam.commands == [[SAM, "deploy", "--guided", "--region", "ap-southeast-2"]]
     assert run.out.splitlines() == [
         "$ sam deploy --guided --region ap-southeast-2",
-        "samconfig.toml: stack_name, region of [default] moved to [default.global.parameters], where sam logs, "
+        "samconfig.toml: stack_name, region of [default] kept in [default.global.parameters], where sam logs, "
         "sam delete, make start and make redrive read them",
         "samconfig.toml [default]: stack my-release-trigger, region ap-southeast-2",
     ]
@@ -158,3 +158,23 @@ def test_a_guided_run_saving_nothing_leaves_the_next_run_guided(samconfig: Path)
     deploy(samconfig, sam, {"AWS_DEFAULT_REGION": "us-east-1"})
 
     assert sam.commands == [[SAM, "deploy", "--guided", "--region", "us-east-1"]]
+
+
+def test_an_environment_without_a_region_deploys_to_the_users_and_records_it(samconfig: Path) -> None:
+    # GIVEN a hand-written environment with answers but no region (as the README's [prod] example)
+    with samconfig.open("a", encoding="utf-8") as config:
+        config.write(
+            '\n[prod.deploy.parameters]\nstack_name = "release-triggers"\n'
+            'parameter_overrides = ["SourceBucketName=acme-releases", "ObjectKey=site.zip", "PipelineName=site"]\n'
+        )
+    sam = FakeSam(samconfig)
+
+    # WHEN it is deployed from a shell whose region is eu-central-1
+    run = deploy(samconfig, sam, {"AWS_DEFAULT_REGION": "eu-central-1"}, config_env="prod")
+
+    # THEN sam deploys there, and every command finds the stack there afterwards, whatever the shell says
+    assert sam.commands == [[SAM, "deploy", "--region", "eu-central-1", "--config-env", "prod"]]
+    assert run.out.splitlines()[-1] == "samconfig.toml [prod]: stack release-triggers, region eu-central-1"
+    for command in ("deploy", "logs", "delete"):
+        read = what_sam_reads(samconfig, command, "prod")
+        assert (read["stack_name"], read["region"]) == ("release-triggers", "eu-central-1"), command
