@@ -7,10 +7,14 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from ops.deploy_config import read_target
+from ops.parameter_checks import parameter_problems
 from support.environment import ROOT
+from trigger_fn.settings import load_settings
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -106,3 +110,27 @@ def test_removal_says_what_sam_delete_keeps() -> None:
     assert "sam delete" in removal
     assert "DeletionPolicy: Retain" in removal
     assert "DeletionPolicy: Retain" in (ROOT / "template.yaml").read_text(encoding="utf-8")
+
+
+def test_the_routes_example_in_samconfig_reads_as_sam_reads_it(tmp_path: Path) -> None:
+    example = README.split("\n```toml\n[prod.deploy.parameters]\n", 1)[1].split("```", 1)[0]
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text("[prod.deploy.parameters]\n" + example, encoding="utf-8")
+
+    target = read_target(samconfig, "prod")
+
+    assert [route["pipeline"] for route in json.loads(target.parameters["Routes"])] == [
+        "site-deploy",
+        "api-deploy",
+        "audit",
+    ]
+    assert parameter_problems(target.parameters) == []
+    # The function's own settings reader accepts what the template would give it.
+    settings = load_settings(
+        {
+            "SOURCE_BUCKET": "acme-releases",
+            "ROUTES": target.parameters["Routes"],
+            "ALLOWED_PIPELINES": target.parameters["RoutedPipelines"],
+        }
+    )
+    assert len(settings.routes) == 3
