@@ -17,9 +17,10 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ops.deploy_config import read_target
+from ops.deploy_config import SAMCONFIG, ConfigError, read_target
 
 # `sam deploy --resolve-s3` keeps the build in one bucket per account and region, made by this stack.
 SAM_MANAGED_STACK = "aws-sam-cli-managed-default"
@@ -279,8 +280,12 @@ def _allow(
     return statement
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    target = read_target()
+def main(argv: Sequence[str] | None = None, *, samconfig: Path = SAMCONFIG) -> int:
+    try:
+        target = read_target(samconfig)
+    except ConfigError as problem:
+        print(f"make deployer-policy: {problem}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="make deployer-policy", description=__doc__.splitlines()[0])
     parser.add_argument("--stack-name", default=target.stack_name or README_NAMES.stack)
     parser.add_argument("--bucket", default=target.parameters.get("SourceBucketName") or README_NAMES.source_bucket)

@@ -16,8 +16,10 @@ import pytest
 from samcli.lib.bootstrap.bootstrap import _get_stack_template
 
 from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from ops import deployer_policy
 from ops.deployer_policy import README_NAMES, Names, policy, render
 from support.environment import ROOT
+from support.guided import project_with_samconfig, save_as_guided
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 HANDLERS = ("create", "update", "delete")
@@ -378,3 +380,27 @@ def test_roles_can_be_passed_only_to_lambda_and_codepipeline() -> None:
     assert passing["Condition"] == {
         "StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com", "codepipeline.amazonaws.com"]}
     }
+
+
+def test_the_defaults_are_the_saved_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samconfig = project_with_samconfig(tmp_path)
+    save_as_guided(
+        samconfig,
+        stack_name="release-triggers",
+        region="eu-west-1",
+        parameters={"SourceBucketName": "acme-releases", "PipelineName": "site-deploy"},
+    )
+    capsys.readouterr()  # what SAM printed while saving
+
+    assert deployer_policy.main([], samconfig=samconfig) == 0
+    assert capsys.readouterr().out == render(Names("release-triggers", "acme-releases", "site-deploy"))
+
+
+def test_a_broken_samconfig_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text("[default\n")
+
+    assert deployer_policy.main([], samconfig=samconfig) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("make deployer-policy: samconfig.toml is not valid TOML (")
+    assert err.count("\n") == 1
