@@ -11,10 +11,10 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 # The venv's python3.13 on PATH is what `sam build` looks for.
 export PATH := $(BIN):$(PATH)
-export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
+# No region here: AWS commands use samconfig.toml's, else yours (AWS_REGION, AWS_DEFAULT_REGION, profile).
 
-.PHONY: help venv lint typecheck template build unit test demo demo-moto invoke clean
+.PHONY: help venv lint typecheck template build deploy deployer-policy unit test demo demo-moto invoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,14 @@ template: venv ## cfn-lint and sam validate --lint
 
 build: venv ## sam build (python3.13, arm64)
 	$(BIN)/sam build
+
+# The first time (no answers saved in samconfig.toml yet) `sam deploy --guided`, then `sam deploy` from samconfig.toml.
+deploy: build ## Deploy to AWS with the pinned SAM CLI: make deploy [GUIDED=1] [CONFIG_ENV=name]
+	@PYTHONPATH=src $(BIN)/python -m ops.deploy $(if $(GUIDED),--guided) $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)")
+
+# Defaults: samconfig.toml's stack name and saved answers, else the README's names.
+deployer-policy: venv ## The least-privilege IAM policy for make deploy and sam delete: [STACK=] [BUCKET=] [PIPELINE=]
+	@PYTHONPATH=src $(BIN)/python -m ops.deployer_policy $(if $(STACK),--stack-name "$(STACK)") $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PIPELINE),--pipeline "$(PIPELINE)")
 
 .PHONY: bench build-TriggerFunction build-BucketAdopterFunction
 
@@ -84,9 +92,10 @@ test: lint typecheck build security ministack-venv ## Everything CI runs: lint, 
 unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
 	$(BIN)/pytest -q tests/unit
 
-EVENT ?= events/put-object.json
-invoke: venv ## Run the handler on one sample event in-process (DRY_RUN from events/env.json): make invoke EVENT=...
-	@PYTHONPATH=src $(BIN)/python -m local.invoke $(EVENT)
+EVENT ?= put-object
+# ENV only from the command line: some shells export an ENV variable of their own (sh's startup file).
+invoke: venv ## Run the handler on one sample event in-process: make invoke [EVENT=put-object] [ENV=events/env.json]
+	@PYTHONPATH=src $(BIN)/python -m local.invoke "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)")
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m local.demo_moto
@@ -101,7 +110,7 @@ $(MINISTACK_VENV)/.installed: local/requirements-ministack.txt
 ministack-venv: $(MINISTACK_VENV)/.installed ## Create .venv-ministack (the local AWS emulator, pinned)
 
 demo: venv ministack-venv ## Deploy template.yaml on local emulators, upload a zip, watch the pipeline start
-	$(BIN)/python -m local.demo
+	PYTHONPATH=src $(BIN)/python -m local.demo
 
 local-up: venv ministack-venv ## Start the emulators with the stack deployed and leave them running
 	$(BIN)/python -m local.local_stack up
@@ -111,17 +120,20 @@ local-down: venv ## Stop what local-up started
 
 .PHONY: start
 
+# The stack, region and profile `sam deploy` used (samconfig.toml), unless STACK=, REGION= or CONFIG_ENV= say otherwise.
+STACK_OPTIONS = $(strip $(if $(STACK),--stack-name "$(STACK)") $(if $(REGION),--region "$(REGION)") $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)"))
+
 # Sends what the deployed function would send for that object (its routes, revisions and token); newest version by default.
-start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name] [ARGS=--dry-run]
-	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name] [ARGS=--dry-run]))
-	PYTHONPATH=src $(BIN)/python -m ops.start --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(if $(STACK),--stack-name "$(STACK)") $(ARGS)
+start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id] [STACK=name] [REGION=r] [ARGS=--dry-run]
+	$(if $(KEY),,$(error usage: make start KEY=object-key [VERSION=version-id] [STACK=stack-name] [REGION=region] [ARGS=--dry-run]))
+	@PYTHONPATH=src $(BIN)/python -m ops.start --key "$(KEY)" $(if $(VERSION),--version "$(VERSION)") $(STACK_OPTIONS) $(ARGS)
 
 .PHONY: redrive security
 
-# Reads both dead-letter queues of the deployed stack (samconfig's stack, or ARGS=--stack-name NAME); nothing changes
-# without --apply, which re-invokes the function on each event and deletes only the messages it handled.
-redrive: venv ## List dead-lettered events; make redrive ARGS=--apply re-invokes the function and deletes handled ones
-	PYTHONPATH=src $(BIN)/python -m ops.redrive $(ARGS)
+# Reads both dead-letter queues of the deployed stack; nothing changes without --apply, which re-invokes the function
+# on each event and deletes only the messages it handled.
+redrive: venv ## List dead-lettered events [STACK=name] [REGION=r]; ARGS=--apply re-invokes the function, deletes handled
+	@PYTHONPATH=src $(BIN)/python -m ops.redrive $(STACK_OPTIONS) $(ARGS)
 
 .PHONY: migrate
 

@@ -1,12 +1,14 @@
 """`make demo`: the real template, deployed by `sam deploy` to local emulators, triggered by a real upload.
 
 Upload -> S3 EventBridge notification -> rule -> the deployed function -> StartPipelineExecution (moto),
-then the function's own log line and metrics read back from the emulator's CloudWatch Logs.
+then the function's own log line and metrics read back from the emulator's CloudWatch Logs. ministack's S3
+events carry no version-id, so the last step replays the same upload on moto, whose events do: the version pin.
 Nothing is left running: the emulators are stopped on success, failure and Ctrl-C.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -17,7 +19,9 @@ from typing import Any
 
 from local.emf import emf_metrics
 from local.local_stack import (
+    CODEPIPELINE_ENDPOINT_VARIABLE,
     DEFAULT_MINISTACK_PORT,
+    DEFAULT_MOTO_PORT,
     LOCAL_DIR,
     LocalStack,
     LocalStackError,
@@ -27,13 +31,14 @@ from local.local_stack import (
     require_ministack_venv,
     running_emulators,
 )
+from local.pin_replay import replay_upload
 from local.sample_site import zip_site
 
 # Any upload whose key the rule must not match.
 IGNORED_KEY = "notes/readme.txt"
 # How long to keep watching after EventBridge delivered the ignored event, in case the function runs late.
 IGNORED_GRACE_S = 3.0
-_STEPS = 8
+_STEPS = 9
 
 
 class Steps:
@@ -73,12 +78,12 @@ def main() -> int:
 def run_demo() -> int:
     config = load_local_config()
     require_ministack_venv()
-    require_free_ports(DEFAULT_MINISTACK_PORT, config.moto_port)
+    require_free_ports(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT)
     print("S3 Pipeline Trigger: local demo on ministack + moto (no AWS account, nothing leaves 127.0.0.1)\n")
     steps = Steps()
     workdir = Path(tempfile.mkdtemp(prefix="s3-pipeline-trigger-demo-"))
     try:
-        with running_emulators(DEFAULT_MINISTACK_PORT, config.moto_port, config.region, workdir) as emulators:
+        with running_emulators(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT, config.region, workdir) as emulators:
             steps.done(
                 "Emulators up",
                 f"ministack {emulators.ministack.url}  S3, EventBridge, Lambda, CloudFormation, IAM, SQS, Logs",
@@ -90,10 +95,11 @@ def run_demo() -> int:
     except BaseException:
         _keep_logs(workdir)
         raise
-    else:
-        print(f"\nDone in {time.monotonic() - steps.started:.1f} s. Emulators stopped; nothing left running.")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    steps.begin()
+    _replay_with_version(config.parameters, config.object_key, steps)
+    print(f"\nDone in {time.monotonic() - steps.started:.1f} s. Emulators stopped; nothing left running.")
     return 0
 
 
@@ -116,6 +122,7 @@ def _deploy(stack: LocalStack, steps: Steps) -> None:
         f"SourceBucket         {stack.outputs['SourceBucket']}",
         f"TriggerFunctionName  {stack.outputs['TriggerFunctionName']}",
         f"TriggerRuleName      {stack.outputs['TriggerRuleName']}",
+        f"the function's CodePipeline calls go to moto: {CODEPIPELINE_ENDPOINT_VARIABLE} set on it after the deploy",
     )
     stack.create_pipeline()
     steps.done(
@@ -176,6 +183,23 @@ def _run_scenario(stack: LocalStack, steps: Steps) -> None:
     )
 
 
+def _replay_with_version(parameters: dict[str, str], key: str, steps: Steps) -> None:
+    body, _ = zip_site()
+    pinned = replay_upload(parameters, key, body)
+    if pinned.event_version_id != pinned.version_id or pinned.source_revisions[:1] != [
+        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": pinned.version_id}
+    ]:
+        raise LocalStackError(f"the replay on moto did not pin the start to version {pinned.version_id}: {pinned}")
+    steps.done(
+        "The version pin: the same upload replayed on moto",
+        "moto's S3 events carry version-id, as AWS's do (ministack's do not, step 5)",
+        f"upload  {key}  version {pinned.version_id}",
+        f"event   detail.object.version-id {pinned.event_version_id}",
+        f"start   sourceRevisions {json.dumps(pinned.source_revisions)}",
+        f"        pipelineExecutionId {pinned.pipeline_execution_id} (moto)",
+    )
+
+
 def _decision_lines(records: list[dict[str, Any]], started: dict[str, Any]) -> list[str]:
     lines = []
     for record in records:
@@ -208,7 +232,7 @@ def _version_note(event: dict[str, Any] | None, started: dict[str, Any]) -> str:
         "            (it puts versions only into classic S3 notifications), so the function logged the warning\n"
         f"            above and started the pipeline unpinned (versionPinned false, sourceRevisions "
         f"{started.get('request', {}).get('sourceRevisions')}).\n"
-        "            On AWS the event carries version-id and the start is pinned to it; the moto tests prove that."
+        "            On AWS the event carries version-id and the start is pinned to it: step 9 shows it on moto."
     )
 
 

@@ -34,8 +34,12 @@ from local.sample_site import zip_site
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK_VENV = ROOT / ".venv-ministack"
 LOCAL_DIR = ROOT / ".local"
-# Fixed so samconfig's [local] environment is right as written; checked free before use.
+# Fixed so the endpoints printed for your own tools stay the same between runs; checked free before use.
 DEFAULT_MINISTACK_PORT = 4599
+DEFAULT_MOTO_PORT = 4598
+# Set on the deployed function only: the template has no emulator setting, AWS deployments never see one.
+CODEPIPELINE_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_CODEPIPELINE"
+_FUNCTION_UPDATE_TIMEOUT_S = 30.0
 # The emulators accept any key; fixed dummies keep a real profile from ever being read.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 _READY_TIMEOUT_S = 30.0
@@ -72,12 +76,7 @@ class LocalConfig:
 
     @property
     def object_key(self) -> str:
-        return self.parameters.get("ObjectKey", "my-website.zip")
-
-    @property
-    def moto_port(self) -> int:
-        endpoint = self.parameters["CodePipelineEndpointUrl"]
-        return int(endpoint.rsplit(":", 1)[1].rstrip("/"))
+        return self.parameters["ObjectKey"]
 
 
 def load_local_config(root: Path = ROOT) -> LocalConfig:
@@ -330,10 +329,7 @@ class LocalStack:
     # -- deploy
 
     def deploy_parameters(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-        parameters = dict(self.config.parameters)
-        parameters["CodePipelineEndpointUrl"] = self.emulators.moto.url
-        parameters.update(overrides or {})
-        return parameters
+        return {**self.config.parameters, **(overrides or {})}
 
     def sam_commands(self, overrides: Mapping[str, str] | None = None) -> list[list[str]]:
         """`sam build`, then `sam deploy`, both `--config-env local`, adding only what differs from that config."""
@@ -367,6 +363,22 @@ class LocalStack:
         stack = self.client("cloudformation").describe_stacks(StackName=self.config.stack_name)["Stacks"][0]
         self.outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
         self.outputs["StackStatus"] = stack["StackStatus"]
+        self.point_function_at_moto()
+
+    def point_function_at_moto(self) -> None:
+        """ministack has no CodePipeline: the function's CodePipeline calls go to moto's server instead."""
+        lambda_client = self.client("lambda")
+        name = self.outputs["TriggerFunctionName"]
+        variables = lambda_client.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        lambda_client.update_function_configuration(
+            FunctionName=name,
+            Environment={"Variables": {**variables, CODEPIPELINE_ENDPOINT_VARIABLE: self.emulators.moto.url}},
+        )
+        deadline = time.monotonic() + _FUNCTION_UPDATE_TIMEOUT_S
+        while lambda_client.get_function_configuration(FunctionName=name).get("LastUpdateStatus") == "InProgress":
+            if time.monotonic() > deadline:
+                raise LocalStackError(f"{name}: UpdateFunctionConfiguration still in progress after 30 s")
+            time.sleep(0.1)
 
     def failed_resources(self) -> list[str]:
         """One line per resource the emulator's CloudFormation failed, with its reason."""
@@ -522,9 +534,9 @@ def local_up() -> None:
     if _STATE_FILE.exists():
         raise PrerequisiteError("A local stack is already recorded in .local/: run `make local-down` first.")
     require_ministack_venv()
-    require_free_ports(DEFAULT_MINISTACK_PORT, config.moto_port)
+    require_free_ports(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT)
     LOCAL_DIR.mkdir(exist_ok=True)
-    emulators = start_emulators(DEFAULT_MINISTACK_PORT, config.moto_port, config.region, LOCAL_DIR)
+    emulators = start_emulators(DEFAULT_MINISTACK_PORT, DEFAULT_MOTO_PORT, config.region, LOCAL_DIR)
     try:
         for emulator in emulators.all():
             (LOCAL_DIR / f"{emulator.name}.pid").write_text(f"{emulator.pid}\n")

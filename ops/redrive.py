@@ -17,25 +17,32 @@ whose shape is not one of the two above. Without --apply nothing is invoked or d
     python -m ops.redrive                      # dry run: list what is in both queues
     python -m ops.redrive --apply              # redrive
     python -m ops.redrive --queue-url URL --function-name NAME --apply
+
+The stack, region and profile are the ones `sam deploy` used (samconfig.toml, see ops.stack), unless given.
+A failure to reach the stack is one line on stderr saying what is wrong and what to do, and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.stack import default_stack_name, stack_outputs
+from ops.aws_problems import explain
+from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
+from ops.stack import StackLocation, locate, stack_outputs
 
 RULE_DLQ = "rule-dlq"
 FAILED_START = "failed-start"
+EXIT_CANNOT_REDRIVE = 2
 # Received messages stay hidden while the run works through the queue; kept ones are released at the end.
 _HIDE_S = 900
 _MAX_CELL = 60
@@ -292,20 +299,53 @@ def _cell(value: str) -> str:
     return flat if len(flat) <= _MAX_CELL else flat[: _MAX_CELL - 1] + "…"
 
 
+class CannotRedrive(Exception):
+    """Nothing was read or changed: the stack or the arguments say why."""
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
-    session_factory: Callable[[], Any] = boto3.session.Session,
+    session_factory: Callable[[], Any] | None = None,
+    samconfig: Path = SAMCONFIG,
+    environ: Mapping[str, str] = os.environ,
     out: Any = None,
+    err: Any = None,
 ) -> int:
     out = out or sys.stdout
+    err = err or sys.stderr
     args = _parser().parse_args(argv)
-    session = session_factory()
-    queues, function_name = _targets(args, session)
+    try:
+        location = locate(
+            args.stack_name or None, args.region or None, args.config_env, environ=environ, samconfig=samconfig
+        )
+    except ConfigError as problem:
+        print(f"Cannot redrive: {problem}", file=err)
+        return EXIT_CANNOT_REDRIVE
+    try:
+        session = (session_factory or location.session)()
+        queues, function_name = _targets(args, session, location)
+        report = _redrive_with(session, args, queues, function_name)
+    except (ClientError, BotoCoreError) as error:
+        print(f"Cannot redrive: {explain(error, location)}", file=err)
+        return EXIT_CANNOT_REDRIVE
+    except CannotRedrive as problem:
+        print(f"Cannot redrive: {problem}", file=err)
+        return EXIT_CANNOT_REDRIVE
+    except KeyboardInterrupt:
+        print("Interrupted; messages not yet handled become visible again after their visibility timeout.", file=err)
+        return 130
+    _print_report(report, args, queues, function_name, out)
+    return 1 if args.apply and report.kept else 0
+
+
+def _redrive_with(
+    session: Any, args: argparse.Namespace, queues: list[QueueSource], function_name: str
+) -> RedriveReport:
     sqs = session.client("sqs")
     # Never retry an invoke on a read timeout: the function may still be running it.
     lambda_client = session.client("lambda", config=Config(read_timeout=120, retries={"total_max_attempts": 1}))
-    report = redrive(
+    return redrive(
         sqs,
         queues,
         function_name,
@@ -314,25 +354,35 @@ def main(
         max_messages=args.max_messages,
         wait_s=args.wait,
     )
+
+
+def _print_report(
+    report: RedriveReport, args: argparse.Namespace, queues: list[QueueSource], function_name: str, out: Any
+) -> None:
     mode = "apply" if args.apply else "dry run (nothing invoked or deleted; --apply to redrive)"
     print(f"Redrive of {', '.join(q.name for q in queues)} to {function_name}: {mode}", file=out)
     print(format_table(report) if report.outcomes else "Both queues are empty.", file=out)
     deleted = len(report.outcomes) - len(report.kept)
     print(f"{len(report.outcomes)} message(s): {deleted} deleted, {len(report.kept)} left in the queue.", file=out)
-    return 1 if args.apply and report.kept else 0
 
 
-def _targets(args: argparse.Namespace, session: Any) -> tuple[list[QueueSource], str]:
+def _targets(args: argparse.Namespace, session: Any, location: StackLocation) -> tuple[list[QueueSource], str]:
     if args.queue_url and args.function_name:
         return [QueueSource("queue", url) for url in args.queue_url], args.function_name
-    if not args.stack_name:
-        raise SystemExit("No stack name: pass --stack-name, or --queue-url and --function-name.")
-    outputs = stack_outputs(session.client("cloudformation"), args.stack_name)
+    if not location.stack_name:
+        raise CannotRedrive(
+            f"no stack name in {args.config_env!r} of samconfig.toml: deploy with `make deploy` (it saves the name "
+            "there), or pass STACK=name"
+        )
+    outputs = stack_outputs(session.client("cloudformation"), location.stack_name)
     missing = [
         name for name in ("RuleDeadLetterQueueUrl", "FailedStartQueueUrl", "TriggerFunctionName") if name not in outputs
     ]
     if missing:
-        raise SystemExit(f"Stack {args.stack_name} has no output(s) {', '.join(missing)}: is it this project's stack?")
+        raise CannotRedrive(
+            f"stack {location.stack_name!r} has no output(s) {', '.join(missing)}: it is not this project's stack; "
+            "pass STACK=name of the trigger stack"
+        )
     queues = [QueueSource(name, url) for name, url in _stack_queues(args, outputs)]
     return queues, args.function_name or outputs["TriggerFunctionName"]
 
@@ -345,13 +395,17 @@ def _stack_queues(args: argparse.Namespace, outputs: dict[str, str]) -> list[tup
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ops.redrive",
+        prog="make redrive",
         description="Re-invoke the trigger function on the events kept in the stack's dead-letter queues.",
     )
     parser.add_argument("--apply", action="store_true", help="invoke and delete handled messages (default: dry run)")
     parser.add_argument(
-        "--stack-name", default=default_stack_name(), help="stack to read queue URLs and function name from"
+        "--stack-name", default=None, help="stack to read queue URLs and function name from (default: samconfig's)"
     )
+    parser.add_argument(
+        "--region", default=None, help="default: samconfig.toml's, else AWS_REGION / AWS_DEFAULT_REGION / profile"
+    )
+    parser.add_argument("--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (default: default)")
     parser.add_argument("--queue-url", action="append", help="a queue to redrive instead of the stack's two (repeat)")
     parser.add_argument("--function-name", help="function to invoke instead of the stack's")
     parser.add_argument("--max-messages", type=int, default=100, help="at most this many messages per queue")

@@ -5,12 +5,14 @@ revisions and the idempotency token from the function's own code (trigger_fn.dec
 start of a version the function already started repeats its clientRequestToken, which CodePipeline
 uses to recognise a repeated request.
 
-    make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name] [ARGS=--dry-run]
+    make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name] [REGION=region] [ARGS=--dry-run]
     PYTHONPATH=src python -m ops.start --key my-website.zip [--version V] [--stack-name S]
-        [--function-name F] [--region R] [--dry-run]
+        [--function-name F] [--region R] [--config-env E] [--dry-run]
 
+The stack, region and profile are the ones `sam deploy` used (samconfig.toml, see ops.stack), unless given.
 Without a version, the object's newest version is used (S3 HeadObject). AWS_ENDPOINT_URL (and the
 per-service AWS_ENDPOINT_URL_<SERVICE>) point every call at a local emulator instead of AWS.
+Every failure is one line on stderr saying what is wrong and what to do, and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.stack import default_region, default_stack_name, stack_outputs
+from ops.aws_problems import explain
+from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
+from ops.stack import StackLocation, locate, stack_outputs
 from trigger_fn.decisions import StartRequest, plan_starts
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
@@ -37,6 +41,7 @@ from trigger_fn.settings import Settings, SettingsError, load_settings
 FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
 _CODEPIPELINE_ENDPOINT = "AWS_ENDPOINT_URL_CODEPIPELINE"
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
 EXIT_OK = 0
 EXIT_START_FAILED = 1
 EXIT_CANNOT_START = 2
@@ -52,21 +57,19 @@ class DeployedFunction:
     environment: dict[str, str]
 
 
-def function_name_from_stack(cloudformation: Any, stack_name: str) -> str:
-    try:
-        outputs = stack_outputs(cloudformation, stack_name)
-    except ClientError as error:
-        raise CannotStart(f"stack {stack_name!r}: {_error_text(error)}") from error
+def function_name_from_stack(cloudformation: Any, location: StackLocation) -> str:
+    stack_name = str(location.stack_name)
+    outputs = stack_outputs(cloudformation, stack_name)
     if FUNCTION_NAME_OUTPUT not in outputs:
-        raise CannotStart(f"stack {stack_name!r} has no output {FUNCTION_NAME_OUTPUT}; is it this project's stack?")
+        raise CannotStart(
+            f"stack {stack_name!r} has no output {FUNCTION_NAME_OUTPUT}: it is not this project's stack; "
+            "pass STACK=name of the trigger stack"
+        )
     return outputs[FUNCTION_NAME_OUTPUT]
 
 
 def deployed_function(lambda_client: Any, function_name: str) -> DeployedFunction:
-    try:
-        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
-    except ClientError as error:
-        raise CannotStart(f"function {function_name!r}: {_error_text(error)}") from error
+    configuration = lambda_client.get_function_configuration(FunctionName=function_name)
     environment = configuration.get("Environment", {}).get("Variables", {})
     return DeployedFunction(name=function_name, environment=dict(environment))
 
@@ -137,15 +140,15 @@ def run(
     args: argparse.Namespace,
     session: Any,
     *,
+    location: StackLocation | None = None,
     codepipeline: Any = None,
     environ: Mapping[str, str] = os.environ,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
+    location = location or StackLocation(args.stack_name, "--stack-name", session.region_name, "the session", None)
     try:
-        function_name = args.function_name or function_name_from_stack(
-            session.client("cloudformation"), args.stack_name
-        )
+        function_name = args.function_name or function_name_from_stack(session.client("cloudformation"), location)
         function = deployed_function(session.client("lambda"), function_name)
         settings = settings_of(function)
         s3 = session.client("s3")
@@ -153,7 +156,7 @@ def run(
         requests = start_requests(settings, upload)
         rollback = rollback_warning(s3, upload) if args.version else None
     except (ClientError, BotoCoreError) as error:
-        print(f"Cannot start: {error}", file=err)
+        print(f"Cannot start: {explain(error, location)}", file=err)
         return EXIT_CANNOT_START
     except CannotStart as problem:
         print(f"Cannot start: {problem}", file=err)
@@ -202,24 +205,53 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", default=None, help="S3 version id (default: the newest version)")
     parser.add_argument(
         "--stack-name",
-        default=default_stack_name(),
-        help="stack whose TriggerFunctionName output names the function (default: samconfig.toml's stack_name)",
+        default=None,
+        help="stack whose TriggerFunctionName output names the function (default: the one `sam deploy` used)",
     )
     parser.add_argument("--function-name", default=None, help="read the settings of this function instead")
-    parser.add_argument("--region", default=None, help="default: AWS_REGION / AWS_DEFAULT_REGION, else samconfig")
+    parser.add_argument(
+        "--region", default=None, help="default: samconfig.toml's, else AWS_REGION / AWS_DEFAULT_REGION / profile"
+    )
+    parser.add_argument("--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (default: default)")
     parser.add_argument("--dry-run", action="store_true", help="print the request without sending it")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    samconfig: Path = SAMCONFIG,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
     args = parser().parse_args(argv)
-    if not args.function_name and not args.stack_name:
-        print("Cannot start: no --stack-name and no stack_name in samconfig.toml", file=sys.stderr)
-        return EXIT_CANNOT_START
-    # An empty VERSION= from make means "the newest".
+    # Empty values from make (VERSION=, STACK=) mean "not given".
     args.version = args.version or None
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or default_region()
-    return run(args, boto3.Session(region_name=region))
+    try:
+        location = locate(
+            args.stack_name or None, args.region or None, args.config_env, environ=environ, samconfig=samconfig
+        )
+    except ConfigError as problem:
+        print(f"Cannot start: {problem}", file=err)
+        return EXIT_CANNOT_START
+    if not args.function_name and not location.stack_name:
+        print(
+            f"Cannot start: no stack name in {args.config_env!r} of samconfig.toml: deploy with `make deploy` "
+            "(it saves the name there), or pass STACK=name",
+            file=err,
+        )
+        return EXIT_CANNOT_START
+    args.stack_name = location.stack_name
+    try:
+        session = location.session()
+        return run(args, session, location=location, environ=environ, out=out, err=err)
+    except BotoCoreError as error:
+        print(f"Cannot start: {explain(error, location)}", file=err)
+        return EXIT_CANNOT_START
+    except KeyboardInterrupt:
+        print("Interrupted.", file=err)
+        return 130
 
 
 def _head_object_problem(error: ClientError, bucket: str, key: str, version_id: str | None) -> str:
@@ -227,8 +259,11 @@ def _head_object_problem(error: ClientError, bucket: str, key: str, version_id: 
     headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     if headers.get("x-amz-delete-marker") == "true":
         return f"{where} is deleted (its newest version is a delete marker); pass VERSION= to start an older one"
-    if str(error.response.get("Error", {}).get("Code")) in _NOT_FOUND_CODES:
+    code = str(error.response.get("Error", {}).get("Code"))
+    if code in _NOT_FOUND_CODES:
         return f"{where} does not exist"
+    if code in _FORBIDDEN_CODES:
+        return f"{where}: HeadObject was denied ({code}): your AWS identity needs s3:GetObject and s3:GetObjectVersion"
     return f"{where}: {_error_text(error)}"
 
 

@@ -8,17 +8,16 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
-from samcli.cli.types import CfnParameterOverridesType
 
-from local.moto_path import function_environment
-from local.template_model import parameter_problems, transformed
 from ops import migrate
+from ops.deploy_config import read_target
 from ops.migration.account import AwsAccount
+from ops.parameter_checks import parameter_problems
 from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
 from support.environment import ROOT
 from trigger_fn.settings import load_settings
@@ -108,22 +107,6 @@ def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) 
     assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in README
 
 
-def test_the_samconfig_example_deploys_the_routes_it_describes() -> None:
-    [example] = re.findall(r"^```toml\n(.*?)^```$", README, flags=re.MULTILINE | re.DOTALL)
-    deploy = tomllib.loads(example)["prod"]["deploy"]["parameters"]
-
-    # Read as `sam deploy --config-env prod` reads it, then checked as CloudFormation and the function would.
-    parameters = CfnParameterOverridesType().convert(deploy["parameter_overrides"], None, None)
-
-    assert parameter_problems(transformed(), parameters) == []
-    routes = load_settings(function_environment(parameters)).routes
-    assert [(route.key, route.pipeline) for route in routes] == [
-        ("site/*.zip", "site-deploy"),
-        ("api/release.zip", "api-deploy"),
-        ("*.zip", "audit"),
-    ]
-
-
 def test_no_placeholder_is_left() -> None:
     assert not re.search(r"\b[A-Z_]+_SECTION\b|PERF_TABLE|TODO", README)
 
@@ -152,3 +135,27 @@ def test_removal_says_what_sam_delete_keeps() -> None:
     assert "sam delete" in removal
     assert "DeletionPolicy: Retain" in removal
     assert "DeletionPolicy: Retain" in (ROOT / "template.yaml").read_text(encoding="utf-8")
+
+
+def test_the_routes_example_in_samconfig_reads_as_sam_reads_it(tmp_path: Path) -> None:
+    example = README.split("\n```toml\n[prod.deploy.parameters]\n", 1)[1].split("```", 1)[0]
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text("[prod.deploy.parameters]\n" + example, encoding="utf-8")
+
+    target = read_target(samconfig, "prod")
+
+    assert [(route["key"], route["pipeline"]) for route in json.loads(target.parameters["Routes"])] == [
+        ("site/*.zip", "site-deploy"),
+        ("api/release.zip", "api-deploy"),
+        ("*.zip", "audit"),
+    ]
+    assert parameter_problems(target.parameters) == []
+    # The function's own settings reader accepts what the template would give it.
+    settings = load_settings(
+        {
+            "SOURCE_BUCKET": "acme-releases",
+            "ROUTES": target.parameters["Routes"],
+            "ALLOWED_PIPELINES": target.parameters["RoutedPipelines"],
+        }
+    )
+    assert len(settings.routes) == 3

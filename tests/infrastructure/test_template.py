@@ -158,14 +158,11 @@ class TestFunction:
             "DRY_RUN": "false",
         }
 
-    def test_routes_and_local_endpoint_are_passed_only_when_set(self) -> None:
-        variables = of_type(stack(**ROUTED, CodePipelineEndpointUrl="http://127.0.0.1:5000"), "AWS::Lambda::Function")[
-            "TriggerFunction"
-        ]["Environment"]["Variables"]
+    def test_routes_are_passed_only_when_set(self) -> None:
+        variables = of_type(stack(**ROUTED), "AWS::Lambda::Function")["TriggerFunction"]["Environment"]["Variables"]
 
         assert variables["ROUTES"] == ROUTES
         assert variables["ALLOWED_PIPELINES"] == "site-pipeline,api-pipeline,audit-pipeline"
-        assert variables["AWS_ENDPOINT_URL_CODEPIPELINE"] == "http://127.0.0.1:5000"
 
 
 def transformed_sam_function() -> dict[str, Any]:
@@ -367,7 +364,7 @@ class TestExamplePipeline:
         }
 
     def test_not_with_routes(self) -> None:
-        assert not of_type(stack(**ROUTED, CreateExamplePipeline="true"), "AWS::CodePipeline::Pipeline")
+        assert not of_type(stack(**ROUTED), "AWS::CodePipeline::Pipeline")
 
 
 class TestAlarms:

@@ -28,10 +28,11 @@ from moto.server import ThreadedMotoServer
 from samcli.cli.types import CfnParameterOverridesType
 
 from local.moto_path import function_environment
-from local.template_model import deployed, parameter_problems, transformed
+from local.template_model import deployed, transformed
 from ops import migrate
 from ops.migration.account import AwsAccount
 from ops.migration.pipelines import comparable, differences, s3_sources
+from ops.parameter_checks import parameter_problems
 from support.console_account import (
     CODEPIPELINE_TRUST,
     CONSOLE,
@@ -175,7 +176,7 @@ def test_the_planned_environment_passes_the_templates_checks_and_covers_every_so
 
     parameters = samconfig_parameters(planned["samconfig"], planned["stackName"])
 
-    assert parameter_problems(transformed(), parameters) == []
+    assert parameter_problems(parameters, complete=True) == []
     assert parameters["CreateSourceBucket"] == "false"
     settings = load_settings(function_environment(parameters))
     for source in sources:
@@ -212,7 +213,7 @@ def test_a_second_pipeline_on_a_served_bucket_joins_its_stack(account: Account) 
         {"key": "my-website.zip", "pipeline": MIGRATED},
         {"key": "docs.zip", "pipeline": "docs-pipeline"},
     ]
-    assert parameter_problems(transformed(), parameters) == []
+    assert parameter_problems(parameters, complete=True) == []
 
 
 def test_plan_reads_nothing_it_should_not_and_changes_nothing(account: Account) -> None:

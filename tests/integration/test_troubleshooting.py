@@ -5,21 +5,31 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from bucket_adopter.adoption import Target
 from bucket_adopter.bucket_client import BucketCallFailed, BucketNotifications
+from ops import deploy as make_deploy
 from ops import start as start_pipeline
+from ops.aws_problems import explain
+from ops.parameter_checks import template_checks
+from ops.stack import StackLocation
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
 from support.events import fresh, load_event
 from support.fake_s3 import CurrentVersions
+from support.guided import project_with_samconfig, save_as_guided
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest, decide
 from trigger_fn.object_versions import VersionCheckFailed, current_version
@@ -126,7 +136,38 @@ def _adopter_access_denied() -> str:
     return str(raised.value)
 
 
-def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str]]:
+def _no_credentials() -> str:
+    location = StackLocation(STACK, "samconfig.toml [default]", REGION, "samconfig.toml [default]", None)
+    return f"Cannot start: {explain(NoCredentialsError(), location)}"
+
+
+def _deploy_refused(folder: Path) -> str:
+    samconfig = project_with_samconfig(folder)
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template_checks()[0].items()}
+    save_as_guided(samconfig, stack_name=STACK, region=REGION, parameters=defaults | {"SourceBucketName": BUCKET})
+    err = io.StringIO()
+    make_deploy.deploy(guided=False, samconfig=samconfig, run=_never_run, out=io.StringIO(), err=err)
+    return err.getvalue()
+
+
+def _never_run(*_: object, **__: object) -> subprocess.CompletedProcess[str]:
+    raise AssertionError("sam must not run when the saved answers break the template's rules")
+
+
+def _invoke_typo() -> str:
+    finished = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "put-objct"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return finished.stderr
+
+
+def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, Callable[[], str]]:
     """README quote (its first fragment) -> what really prints it."""
     return {
         "SettingsError: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars": (
@@ -147,7 +188,7 @@ def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str
         ),
         "failed with AccessDeniedException (permanent": lambda: _start_failure("AccessDeniedException", 1),
         "failed with ThrottlingException (transient, 4 attempt(s))": lambda: _start_failure("ThrottlingException", 4),
-        "Cannot start: stack 's3-pipeline-trigger': ValidationError": lambda: _manual_start(lambda _: None),
+        "Cannot start: stack 's3-pipeline-trigger' does not exist in eu-west-1": lambda: _manual_start(lambda _: None),
         "Cannot start: key 'notes.txt' matches no route of the function": lambda: _manual_start(
             _deployed_then(lambda s: s.client("s3").put_object(Bucket=BUCKET, Key="notes.txt", Body=b"x")),
             key="notes.txt",
@@ -156,6 +197,11 @@ def _producers(capsys: pytest.CaptureFixture[str]) -> dict[str, Callable[[], str
             _deployed_then(lambda s: s.client("s3").delete_object(Bucket=BUCKET, Key=KEY))
         ),
         "GetBucketNotificationConfiguration on bucket": _adopter_access_denied,
+        "Cannot start: no usable AWS credentials (Unable to locate credentials)": _no_credentials,
+        "Not deployed: samconfig.toml [default] says rule PipelineNameOrRoutes: Set PipelineName": lambda: (
+            _deploy_refused(tmp_path)
+        ),
+        "make invoke: no event file 'put-objct' here or in events/: did you mean put-object?": _invoke_typo,
     }
 
 
@@ -164,8 +210,10 @@ def test_the_table_quotes_something() -> None:
 
 
 @pytest.mark.parametrize("quotes", QUOTED_ROWS, ids=[row[0][:40] for row in QUOTED_ROWS])
-def test_each_quoted_message_is_printed_by_the_code(quotes: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    producers = _producers(capsys)
+def test_each_quoted_message_is_printed_by_the_code(
+    quotes: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    producers = _producers(capsys, tmp_path)
     assert quotes[0] in producers, f"no producer for the README's quote {quotes[0]!r}"
 
     printed = producers[quotes[0]]()

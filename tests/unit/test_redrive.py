@@ -381,8 +381,15 @@ def test_main_refuses_a_stack_that_is_not_this_project(sqs: Any) -> None:
     other = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
     cloudformation.create_stack(StackName="other", TemplateBody=json.dumps(other))
 
-    with pytest.raises(SystemExit, match="has no output"):
-        redrive.main(["--stack-name", "other"], session_factory=_session, out=io.StringIO())
+    err = io.StringIO()
+
+    code = redrive.main(["--stack-name", "other"], session_factory=_session, out=io.StringIO(), err=err)
+
+    assert code == 2
+    assert err.getvalue() == (
+        "Cannot redrive: stack 'other' has no output(s) RuleDeadLetterQueueUrl, FailedStartQueueUrl, "
+        "TriggerFunctionName: it is not this project's stack; pass STACK=name of the trigger stack\n"
+    )
 
 
 def test_the_default_stack_name_comes_from_samconfig() -> None:

@@ -1,0 +1,127 @@
+"""The template's own checks on parameter values, run before anything is uploaded: undeclared names,
+AllowedValues, AllowedPattern, MinLength/MaxLength, MinValue/MaxValue and the Rules' assertions, each failure
+worded with the template's ConstraintDescription or AssertDescription, as CloudFormation would refuse it.
+
+A parameter left out is taken at its default, as for a new stack (for an existing one `sam deploy` keeps the
+previous value, and CloudFormation has the last word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class UnknownRuleFunction(ValueError):
+    """A Rules function this checker does not evaluate; a new one must be added here, not skipped."""
+
+
+@cache
+def template_checks(template: Path = TEMPLATE) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The template's Parameters and Rules."""
+    document = yaml_parse(template.read_text(encoding="utf-8"))
+    return document.get("Parameters", {}), document.get("Rules", {})
+
+
+def parameter_problems(given: Mapping[str, str], template: Path = TEMPLATE, *, complete: bool = False) -> list[str]:
+    """Each refusal in words; empty when CloudFormation would accept the values.
+
+    complete=True: `given` is every value of a new stack, so a parameter without a Default must be among them.
+    """
+    declared, rules = template_checks(template)
+    problems = [f"{name}: not a parameter of the template" for name in given if name not in declared]
+    if complete:
+        problems.extend(
+            f"{name}: needs a value (no Default)"
+            for name, spec in declared.items()
+            if name not in given and "Default" not in spec
+        )
+    for name, value in given.items():
+        if name in declared:
+            problems.extend(f"{name}={value!r}: {problem}" for problem in _value_problems(value, declared[name]))
+    if problems:
+        return problems
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | dict(given)
+    for rule_name, rule in rules.items():
+        if "RuleCondition" in rule and not _truth(rule["RuleCondition"], values, declared):
+            continue
+        problems.extend(
+            f"rule {rule_name}: {assertion.get('AssertDescription', 'assertion failed')}"
+            for assertion in rule.get("Assertions", [])
+            if not _truth(assertion["Assert"], values, declared)
+        )
+    return problems
+
+
+def _value_problems(value: str, spec: dict[str, Any]) -> list[str]:
+    items = [item.strip() for item in value.split(",")] if spec.get("Type") == "CommaDelimitedList" else [value]
+    broken = []
+    for item in items:
+        if "AllowedValues" in spec and item not in [str(allowed) for allowed in spec["AllowedValues"]]:
+            broken.append(f"not one of {', '.join(str(allowed) for allowed in spec['AllowedValues'])}")
+        # CloudFormation matches AllowedPattern against the whole value.
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], item):
+            broken.append(f"does not match {spec['AllowedPattern']}")
+    if spec.get("Type") == "Number":
+        broken.extend(_number_problems(value, spec))
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        broken.append(f"shorter than {spec['MinLength']} characters")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        broken.append(f"longer than {spec['MaxLength']} characters")
+    if broken and "ConstraintDescription" in spec:
+        # What CloudFormation shows the user instead of the raw check.
+        return [f"must be {spec['ConstraintDescription'].rstrip('.')}"]
+    return broken
+
+
+def _number_problems(value: str, spec: dict[str, Any]) -> list[str]:
+    try:
+        number = float(value)
+    except ValueError:
+        return ["not a number"]
+    if "MinValue" in spec and number < float(spec["MinValue"]):
+        return [f"below {spec['MinValue']}"]
+    if "MaxValue" in spec and number > float(spec["MaxValue"]):
+        return [f"above {spec['MaxValue']}"]
+    return []
+
+
+def _truth(expression: Any, given: Mapping[str, str], declared: dict[str, Any]) -> bool:
+    value = _evaluate(expression, given, declared)
+    if not isinstance(value, bool):
+        raise UnknownRuleFunction(f"cannot evaluate {expression!r} to true or false")
+    return value
+
+
+def _evaluate(node: Any, given: Mapping[str, str], declared: dict[str, Any]) -> Any:  # noqa: PLR0911 - one per function
+    if not isinstance(node, dict):
+        return node
+    ((function, argument),) = node.items()
+    if function == "Ref":
+        value = given[argument]
+        if declared[argument].get("Type") == "CommaDelimitedList":
+            return [item.strip() for item in value.split(",")] if value else [""]
+        return value
+    if function == "Fn::Equals":
+        left, right = (_evaluate(item, given, declared) for item in argument)
+        return left == right
+    if function == "Fn::Not":
+        return not _truth(argument[0], given, declared)
+    if function == "Fn::And":
+        return all(_truth(item, given, declared) for item in argument)
+    if function == "Fn::Or":
+        return any(_truth(item, given, declared) for item in argument)
+    if function == "Fn::EachMemberEquals":
+        members, expected = (_evaluate(item, given, declared) for item in argument)
+        return all(member == expected for member in members)
+    if function == "Fn::Contains":
+        members, expected = (_evaluate(item, given, declared) for item in argument)
+        return expected in members
+    raise UnknownRuleFunction(f"{function} is not evaluated before deploying; add it to ops/parameter_checks.py")
