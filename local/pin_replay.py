@@ -41,7 +41,8 @@ def replay_upload(parameters: dict[str, str], key: str, body: bytes) -> PinnedSt
         version = stack.upload(key, body)
         (event,) = stack.delivered_events()
         with contextlib.redirect_stdout(io.StringIO()):
-            result = handler.lambda_handler(event, LocalLambdaContext(), clients=AwsClients(stack.codepipeline))
+            clients = AwsClients(stack.codepipeline, s3=stack.s3)
+            result = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
     (started,) = result["executions"]
     return PinnedStart(
         version_id=version,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from moto.server import ThreadedMotoServer
 
 from local.lambda_context import LocalLambdaContext
 from support.environment import FUNCTION_ENV
@@ -43,6 +45,20 @@ def _reset_metrics() -> Iterator[None]:
     # Each test is a fresh execution environment as far as the cold-start flags go.
     cold_start.is_cold_start = True
     logger_module.is_cold_start = True
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port, for command lines that reach AWS through AWS_ENDPOINT_URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -47,7 +47,13 @@ class TestWhatTheUserIsAsked:
         assert sorted(grouped) == sorted(PARAMETERS)
 
     def test_operations_holds_only_settings_for_aws(self) -> None:
-        assert interface_groups()["Operations"] == ["AlarmEmail", "CreateDashboard", "TokenWindowSeconds", "LogLevel", "DryRun"]
+        assert interface_groups()["Operations"] == [
+            "AlarmEmail",
+            "CreateDashboard",
+            "TokenWindowSeconds",
+            "LogLevel",
+            "DryRun",
+        ]
 
     def test_no_emulator_setting_reaches_aws(self) -> None:
         text = TEMPLATE.read_text(encoding="utf-8")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tomllib
@@ -24,7 +23,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from samcli.cli.types import CfnParameterOverridesType
 
 from local.moto_path import function_environment
@@ -464,19 +462,6 @@ def test_access_denied_on_trails_stops_the_scan_with_the_action(account: Account
 
 
 # ---------------------------------------------------------------- the command line
-
-
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def test_the_command_line_scans_and_fails_in_one_line(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

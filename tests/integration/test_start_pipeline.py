@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from local.example_pipeline import create_s3_source_pipeline
 from ops import stack as deployed_stack
@@ -314,19 +312,6 @@ def test_samconfig_ships_a_stack_name_and_leaves_the_region_to_the_user() -> Non
 
 
 # ---------- the command line, against moto's server through AWS_ENDPOINT_URL ----------
-
-
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def test_the_command_line_honours_aws_endpoint_url(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
