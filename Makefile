@@ -100,6 +100,17 @@ invoke: venv ## Run the handler on one sample event in-process: make invoke [EVE
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m local.demo_moto
 
+.PHONY: engine engine-stop
+
+# Debian as root (CI): installs and starts dockerd (no firewall changes) and arm64 emulation; a laptop's Docker is
+# left alone. Then the Lambda base image SAM asks for: pulled, or a labelled stand-in built here when it cannot be.
+engine: venv ## A container engine and the python3.13 arm64 Lambda image for `sam local` (only what is missing)
+	$(BIN)/python -m local.container_engine start
+	$(BIN)/python -m local.stand_in_image
+
+engine-stop: venv ## Stop exactly what `make engine` started
+	$(BIN)/python -m local.container_engine stop
+
 .PHONY: ministack-venv local-up local-down
 
 # ministack runs the function's handler on its own interpreter and pins its own botocore: a venv of its own.
