@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from samcli.vendor.serverlessrepo.parser import get_app_metadata, parse_template
-from scripts.template_model import TEMPLATE
 
-from conftest import ROOT
+from local.template_model import TEMPLATE
+from support.environment import ROOT
 
 METADATA: dict[str, Any] = parse_template(TEMPLATE.read_text(encoding="utf-8"))["Metadata"][
     "AWS::ServerlessRepo::Application"

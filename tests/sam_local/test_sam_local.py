@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from local.container_engine import unavailable_reason
-from local.stand_in_image import IMAGE, rapid_image_of
-from sam_emulator import BUILT_TEMPLATE, FUNCTION, Invocation, WarmEmulator, container_ids, sam_local_invoke
-from scripts.emf import emf_metrics
 
-from conftest import EVENTS, ROOT, load_event
-from test_readme import EVENT_ROWS, README
+from local.container_engine import unavailable_reason
+from local.emf import emf_metrics
+from local.stand_in_image import IMAGE, rapid_image_of
+from support.environment import EVENTS, ROOT
+from support.events import load_event
+from support.readme import EVENT_ROWS, README, shown_run, trimmed_line_pattern
+from support.sam_emulator import (
+    BUILT_TEMPLATE,
+    FUNCTION,
+    Invocation,
+    WarmEmulator,
+    container_ids,
+    run_in_emulator,
+    sam_local_invoke,
+)
 
 pytestmark = pytest.mark.sam_local
 
@@ -140,3 +150,27 @@ def test_a_bad_setting_fails_the_cold_start_with_the_line_that_names_it(sam_loca
     assert "Init failed" in result.stderr
     assert json.loads(result.stdout)["errorType"] == "SettingsError"
     assert not [line for line in result.stderr.splitlines() if line.startswith('{"level"')]
+
+
+README_COMMAND = "sam local invoke TriggerFunction -e events/put-object.json --env-vars events/env.json"
+
+
+def test_the_readme_shows_what_sam_local_invoke_prints(sam_local_ready: None) -> None:
+    # WHEN the command is run exactly as the README shows it (samconfig.toml supplies skip_pull_image)
+    shown = shown_run(README_COMMAND)
+    result = sam_local_invoke(*shlex.split(README_COMMAND)[3:])
+
+    # THEN the result is the one shown, and every shown line was printed, in that order (`…` trims a line)
+    assert result.stdout == shown[-1]
+    printed = iter(line.rstrip() for line in result.stderr.splitlines())
+    for line in shown[:-1]:
+        pattern = trimmed_line_pattern(line.rstrip())
+        assert any(pattern.fullmatch(real) for real in printed), f"not printed, or not in this order: {line}"
+
+
+def test_make_invoke_says_it_uses_sams_emulator_and_prints_the_readme_result(sam_local_ready: None) -> None:
+    result = run_in_emulator(["make", "--no-print-directory", "invoke", "EVENT=events/put-object.json"])
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == "make invoke: sam local invoke, SAM's Lambda emulator (python3.13 arm64)"
+    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in README

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from local.container_engine import unavailable_reason
 from local.stand_in_image import DIGEST_LABEL, STAND_IN_LABEL, build_digest, ensure_image, rapid_image_of
 

@@ -20,7 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import EVENTS, ROOT, json_lines
+from support.environment import EVENTS, FUNCTION_ENV, ROOT
+from support.function_output import json_lines
 
 SAM = Path(sys.executable).parent / "sam"
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -32,7 +33,9 @@ STOP_TIMEOUT_S = 60.0
 
 
 def sam_env() -> dict[str, str]:
-    return os.environ | {"SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1"}
+    """A user's shell: SAM lets shell variables override the template's, so the tests' function settings must go."""
+    shell = {name: value for name, value in os.environ.items() if name not in FUNCTION_ENV}
+    return shell | {"SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1"}
 
 
 class Invocation(NamedTuple):
@@ -179,23 +182,22 @@ class WarmEmulator:
         remove_containers(container_ids(self.output()))
 
 
-def sam_local_invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    """`sam local invoke ARGS` as a user types it in the repository; nothing of it is left running afterwards.
+def run_in_emulator(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """COMMAND (`sam local invoke …`, or `make invoke` on its emulator path) run in the repository as a user runs it;
+    nothing of it is left running afterwards.
 
     Run again (at most twice more) only when SAM says its new container did not answer: SAM retries a container for
     ~0.7 s, which its emulator starting under qemu on a busy machine can miss. Any other outcome is returned as is.
     """
     for _ in range(3):
         result = subprocess.run(
-            [SAM, "local", "invoke", *args],
-            cwd=ROOT,
-            env=sam_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=INVOKE_TIMEOUT_S,
+            command, cwd=ROOT, env=sam_env(), capture_output=True, text=True, check=False, timeout=INVOKE_TIMEOUT_S
         )
         remove_containers(container_ids(result.stderr))
         if f"No response from invoke container for {FUNCTION}" not in result.stderr:
             break
     return result
+
+
+def sam_local_invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_in_emulator([str(SAM), "local", "invoke", *args])
