@@ -92,10 +92,11 @@ test: lint typecheck build security ministack-venv ## Everything CI runs: lint, 
 unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
 	$(BIN)/pytest -q tests/unit
 
+# SAM's own emulator on the built artifact when a container engine runs arm64 here, else the handler in-process;
+# the first line (stderr) says which. ENV only from the command line: some shells export an ENV variable of their own.
 EVENT ?= put-object
-# ENV only from the command line: some shells export an ENV variable of their own (sh's startup file).
-invoke: venv ## Run the handler on one sample event in-process: make invoke [EVENT=put-object] [ENV=events/env.json]
-	@PYTHONPATH=src $(BIN)/python -m local.invoke "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)")
+invoke: venv ## One event in SAM's emulator, or in-process without an engine: make invoke [EVENT=put-object] [ENV=events/env.json]
+	@PYTHONPATH=src $(BIN)/python -m local.try_event "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)")
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m local.demo_moto

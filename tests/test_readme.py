@@ -20,9 +20,9 @@ from ops.migration.account import AwsAccount
 from ops.parameter_checks import parameter_problems
 from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
 from support.environment import ROOT
+from support.readme import EVENT_ROWS, README
 from trigger_fn.settings import load_settings
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
 
 
@@ -47,7 +47,25 @@ def test_make_invoke_prints_the_result_the_readme_shows() -> None:
     assert f"```json\n{last_line}\n```" in README
 
 
-EVENT_ROWS = re.findall(r"^\| `([a-z-]+\.json)` \| [^|]+ \| (.+) \|$", README, flags=re.MULTILINE)
+def test_make_invoke_without_a_container_engine_runs_in_process_and_says_why() -> None:
+    # GIVEN no Docker engine answers (its socket points nowhere)
+    env = os.environ | {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+    result = subprocess.run(
+        ["make", "--no-print-directory", "invoke", "EVENT=events/put-object.json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "make invoke: in-process, as SAM's emulator cannot run here "
+        "(no container engine: `docker info` does not answer (make engine starts one on Debian as root))"
+    )
+    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in README
 
 
 @pytest.mark.parametrize(("event_file", "described"), EVENT_ROWS, ids=[row[0] for row in EVENT_ROWS])
