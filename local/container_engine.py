@@ -147,9 +147,9 @@ def start() -> str:
         STATE_FILE.write_text(json.dumps(state), encoding="utf-8")
         started = f"{started}, " if started else ""
         started += "arm64 emulation registered (qemu-aarch64)"
-    pid = _read_state().get("dockerd_pid")
-    if not started and isinstance(pid, int) and _is_dockerd(pid):
-        return f"dockerd already running (started by make engine, pid {pid}): nothing to start"
+    ours = _read_state().get("dockerd_pid")
+    if not started and isinstance(ours, int) and _is_dockerd(ours):
+        return f"dockerd already running (started by make engine, pid {ours}): nothing to start"
     return started or "a container engine already answers here and runs arm64: nothing to start"
 
 
