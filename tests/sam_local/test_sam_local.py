@@ -29,8 +29,9 @@ from support.sam_emulator import (
 
 pytestmark = pytest.mark.sam_local
 
-UNPINNED_WARNING = "Object event has no version-id: starting without a version pin (pipeline reads the newest)"
-# What each outcome of the README's event table logs (level, message) and counts, besides the cold-start metric.
+# The start of the warning, as the README's Troubleshooting table quotes it.
+UNPINNED_WARNING = "Object event has no version-id: starting without a version pin"
+# What each outcome of the README's event table logs (level, start of the message) and counts, besides ColdStart.
 EXPECTED_LOGS = {
     "dry_run": [("INFO", "Dry run: not starting")],
     "dry_run_unpinned": [("WARNING", UNPINNED_WARNING), ("INFO", "Dry run: not starting")],
@@ -90,10 +91,15 @@ def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
     # THEN its answer is the README's, and its log lines and metrics are the ones that outcome writes
     outcome = outcome_described(described, invocation.result)
     logs = [record for record in invocation.records if "level" in record]
-    assert [(log["level"], log["message"]) for log in logs] == EXPECTED_LOGS[outcome]
+    expected_logs = EXPECTED_LOGS[outcome]
+    assert len(logs) == len(expected_logs)
+    shown = [(log["level"], log["message"][: len(start)]) for log, (_, start) in zip(logs, expected_logs, strict=True)]
+    assert shown == expected_logs
     event = load_event(event_file)
     assert {log["correlation_id"] for log in logs} == {event["id"]}
     assert {log["function_request_id"] for log in logs} == {invocation.request_id}
+    if outcome == "dry_run_unpinned":
+        assert f"`{UNPINNED_WARNING}`" in README
     if outcome == "ignored":
         assert logs[0]["reason_code"] == invocation.result["reasonCode"]
     elif outcome == "malformed":
