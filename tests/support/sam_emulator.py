@@ -166,9 +166,12 @@ class WarmEmulator:
         deadline = time.monotonic() + INVOKE_TIMEOUT_S
         while self.output().count("\nREPORT RequestId: ") == reports_before and time.monotonic() < deadline:
             time.sleep(0.1)
-        this_invoke = self.output().rsplit("\nSTART RequestId: ", 1)[1]
-        request_id = this_invoke.split(" ", 1)[0]
-        return Invocation(result, request_id, this_invoke.split("\nREPORT RequestId: ", 1)[0])
+        if self.output().count("\nREPORT RequestId: ") == reports_before:
+            pytest.fail(f"no REPORT line for this invoke in {INVOKE_TIMEOUT_S:.0f} s:\n{self.output()[-3000:]}")
+        # Cut at REPORT lines, not START ones: SAM sometimes drops a new container's first START line.
+        reports = self.output().split("\nREPORT RequestId: ")
+        request_id = reports[reports_before + 1].split(maxsplit=1)[0]
+        return Invocation(result, request_id, reports[reports_before])
 
     def stop(self) -> None:
         if self.process.poll() is None:
