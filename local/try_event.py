@@ -15,7 +15,7 @@ from pathlib import Path
 
 from local import container_engine, invoke
 
-SAM = Path(sys.executable).parent / "sam"
+SAM = str(Path(sys.executable).parent / "sam")
 
 
 def in_emulator(event: Path, env_vars: Path) -> int:

@@ -158,7 +158,7 @@ def test_a_bad_setting_fails_the_cold_start_with_the_line_that_names_it(sam_loca
     assert not [line for line in result.stderr.splitlines() if line.startswith('{"level"')]
 
 
-README_COMMAND = "sam local invoke TriggerFunction -e events/put-object.json --env-vars events/env.json"
+README_COMMAND = ".venv/bin/sam local invoke TriggerFunction -e events/put-object.json --env-vars events/env.json"
 
 
 def test_the_readme_shows_what_sam_local_invoke_prints(sam_local_ready: None) -> None:
