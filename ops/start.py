@@ -32,7 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
-from trigger_fn.decisions import StartRequest, plan_starts
+from trigger_fn.decisions import StartRequest, plan_starts, stale_reason
+from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
@@ -106,18 +107,24 @@ def object_upload(s3: Any, bucket: str, key: str, version_id: str | None) -> S3O
 
 
 def rollback_warning(s3: Any, upload: S3ObjectCreated) -> str | None:
-    """What to tell a person who starts a version that is not the key's current one (the function would not)."""
-    where = f"s3://{upload.bucket}/{upload.key}"
-    try:
-        current = s3.head_object(Bucket=upload.bucket, Key=upload.key).get("VersionId")
-    except ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) not in _NOT_FOUND_CODES:
-            raise
-        return f"Rollback: {where} has no current version (deleted); you are starting version {upload.version_id}."
-    if current == upload.version_id:
+    """What to tell a person who starts a version that is not the key's current one (the function would not).
+
+    The function's own check decides: its S3 adapter asks for the current version, `stale_reason` judges it.
+    """
+    if upload.version_id is None:
         return None
+    try:
+        current = current_version(s3, upload.bucket, upload.key, RetryPolicy())
+    except VersionCheckFailed as failure:
+        raise CannotStart(str(failure)) from failure
+    reason = stale_reason(upload, current)
+    if reason is None:
+        return None
+    where = f"s3://{upload.bucket}/{upload.key}"
+    if current.version_id is None:
+        return f"Rollback: {where} has no current version (deleted); you are starting version {upload.version_id}."
     return (
-        f"Rollback: version {upload.version_id} is not the current version of {where} ({current} is); "
+        f"Rollback: version {upload.version_id} is not the current version of {where} ({current.version_id} is); "
         "the pipeline will build the older artifact. The function itself would not start it."
     )
 
