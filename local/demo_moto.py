@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import sys
 import time
 from typing import Any
 
 from local.emf import emf_metrics
-from local.lambda_context import LocalLambdaContext
-from local.moto_path import REGION, moto_stack, use_function_environment
+from local.moto_path import moto_stack, use_function_environment
 from local.sample_site import zip_site
 
 PARAMETERS = {
@@ -39,18 +35,8 @@ def _metric_lines(printed: str) -> list[str]:
 
 
 def main() -> int:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        os.environ.setdefault(name, value)
     # The function's JSON logs would interleave with the story; keep only warnings and errors.
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    use_function_environment(PARAMETERS)
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    from trigger_fn import handler
-    from trigger_fn.clients import AwsClients
+    use_function_environment(PARAMETERS, log_level="WARNING")
 
     with moto_stack(**PARAMETERS) as stack:
         step(1, "Bucket with versioning and EventBridge notifications (moto)", bucket=stack.bucket)
@@ -75,17 +61,14 @@ def main() -> int:
             version_id=event["detail"]["object"].get("version-id"),
         )
 
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            clients = AwsClients(stack.codepipeline, s3=stack.s3)
-            result = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
+        result, printed = stack.run_function(event)
         (started,) = result["executions"]
         step(
             6,
             f"Function decided: {result['status']}",
             sourceRevisions=json.dumps(started["request"]["sourceRevisions"]),
             clientRequestToken=started["request"]["clientRequestToken"],
-            metrics=", ".join(_metric_lines(printed.getvalue())),
+            metrics=", ".join(_metric_lines(printed)),
         )
 
         execution = stack.codepipeline.get_pipeline_execution(

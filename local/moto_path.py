@@ -6,6 +6,8 @@ handler is called with exactly what arrived there; everything else is the real A
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import boto3
 from moto import mock_aws
 
 from local.example_pipeline import create_s3_source_pipeline
+from local.lambda_context import LocalLambdaContext
 from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 
 REGION = "eu-west-1"
@@ -40,6 +43,20 @@ class MotoStack:
         """Put an object as `aws s3 cp` would; returns its version id."""
         version: str = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)["VersionId"]
         return version
+
+    def run_function(self, event: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The handler on `event` with this stack's moto clients: its result, and what it printed (logs, EMF).
+
+        Call use_function_environment first: the handler reads its settings when it is first imported.
+        """
+        from trigger_fn import handler
+        from trigger_fn.clients import AwsClients
+
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            clients = AwsClients(self.codepipeline, s3=self.s3)
+            result: dict[str, Any] = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
+        return result, printed.getvalue()
 
     def delivered_events(self) -> list[dict[str, Any]]:
         """Every event the rule delivered since the last call."""
@@ -94,7 +111,16 @@ def moto_stack(**overrides: str) -> Iterator[MotoStack]:
         yield MotoStack(parameters, s3, events, sqs, codepipeline, tap_url, pattern)
 
 
-def use_function_environment(parameters: dict[str, str]) -> None:
-    """Set the function's environment before its handler module is imported (it reads settings at import)."""
+def use_function_environment(parameters: dict[str, str], *, log_level: str | None = None) -> None:
+    """Set the function's environment before its handler module is imported (it reads settings at import).
+
+    moto answers in-process; dummy credentials keep any real ones out of the way. `log_level` quiets the
+    function's own JSON lines where a demo prints its steps.
+    """
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+    )
     os.environ.update(function_environment(REQUIRED_PARAMETERS | parameters))
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    if log_level is not None:
+        os.environ["POWERTOOLS_LOG_LEVEL"] = log_level

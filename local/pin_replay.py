@@ -7,14 +7,10 @@ pattern, the handler called with exactly what the rule delivered, moto's CodePip
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from local.lambda_context import LocalLambdaContext
-from local.moto_path import REGION, moto_stack, use_function_environment
+from local.moto_path import moto_stack, use_function_environment
 
 
 @dataclass(frozen=True)
@@ -27,22 +23,12 @@ class PinnedStart:
 
 def replay_upload(parameters: dict[str, str], key: str, body: bytes) -> PinnedStart:
     """Upload `body` to `key` on moto with this stack's parameters; the function's start for that event."""
-    # moto answers everything in-process; dummy credentials keep any real ones out of the way.
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-    )
-    use_function_environment(parameters)
     # The function's own JSON lines would interleave with the demo's steps; its decision is in the result.
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    from trigger_fn import handler
-    from trigger_fn.clients import AwsClients
-
+    use_function_environment(parameters, log_level="WARNING")
     with moto_stack(**parameters) as stack:
         version = stack.upload(key, body)
         (event,) = stack.delivered_events()
-        with contextlib.redirect_stdout(io.StringIO()):
-            clients = AwsClients(stack.codepipeline, s3=stack.s3)
-            result = handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
+        result, _ = stack.run_function(event)
     (started,) = result["executions"]
     return PinnedStart(
         version_id=version,
