@@ -78,7 +78,8 @@ def _start(
         }
 
     withheld = _withheld_as_stale(decision, clients, remaining_s)
-    requests = [request for request in decision.requests if withheld is None or request not in withheld.requests]
+    # Withheld means every latestOnly route was withheld; the routes that opted out still start.
+    requests = [request for request in decision.requests if withheld is None or not request.latest_only]
     if withheld is not None and not requests:
         return _ignored(withheld.reason, **withheld.versions)
     if withheld is not None:
