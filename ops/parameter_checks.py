@@ -16,6 +16,8 @@ from typing import Any
 
 from samcli.yamlhelper import yaml_parse
 
+from trigger_fn.settings import SettingsError, routes_from_json, routes_outside_filter
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 
 
@@ -57,7 +59,19 @@ def parameter_problems(given: Mapping[str, str], template: Path = TEMPLATE, *, c
             for assertion in rule.get("Assertions", [])
             if not _truth(assertion["Assert"], values, declared)
         )
-    return problems
+    return problems or _route_problems(values)
+
+
+def _route_problems(values: Mapping[str, str]) -> list[str]:
+    """What the function's cold start would refuse in Routes: caught here, before anything is deployed."""
+    text = values.get("Routes", "").strip()
+    if not text:
+        return []
+    try:
+        routes = routes_from_json(text)
+    except SettingsError as error:
+        return [f"Routes: {error}"]
+    return [f"Routes: {problem}" for problem in routes_outside_filter(routes, values.get("RoutesKeyFilter") or "*")]
 
 
 def _value_problems(value: str, spec: dict[str, Any]) -> list[str]:

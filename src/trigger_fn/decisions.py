@@ -30,6 +30,8 @@ class StartRequest(NamedTuple):
     # Not sent: the S3 source action whose revision identifies an execution, and the route's latestOnly.
     source_action: str = "Source"
     latest_only: bool = True
+    # Not sent: variables left out because their value is longer than CodePipeline takes.
+    omitted_variables: tuple[str, ...] = ()
 
     def as_api_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -93,17 +95,22 @@ def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
         revisions.append(_revision(route, "S3_OBJECT_VERSION_ID", upload.version_id))
     if route.override_key:
         revisions.append(_revision(route, "S3_OBJECT_KEY", upload.key))
+    values = [(name, upload_fact(upload, fact)) for name, fact in route.variables]
     return StartRequest(
         pipeline=route.pipeline,
         source_revisions=tuple(revisions),
         client_request_token=request_token(route.pipeline, upload),
         variables=tuple(
             {"name": name, "value": value}
-            for name, fact in route.variables
-            if (value := upload_fact(upload, fact)) is not None
+            for name, value in values
+            if value is not None and len(value) <= _MAX_VARIABLE_VALUE
         ),
         source_action=route.source_action,
         latest_only=route.latest_only,
+        # Never cut to the limit: a cut key names another object, one an uploader could create.
+        omitted_variables=tuple(
+            name for name, value in values if value is not None and len(value) > _MAX_VARIABLE_VALUE
+        ),
     )
 
 
@@ -131,11 +138,19 @@ class CurrentVersion(NamedTuple):
     """What S3 says the key's current version is now; None: no current object (a delete marker, or gone)."""
 
     version_id: str | None
+    # S3 would not describe the object without its customer-provided key (SSE-C): no version is known.
+    needs_customer_key: bool = False
 
 
 def stale_reason(upload: S3ObjectCreated, current: CurrentVersion) -> Ignore | None:
     """Why a latestOnly start of this upload must not happen now, or None when its version is still current."""
     where = f"s3://{upload.bucket}/{upload.key}"
+    if current.needs_customer_key:
+        return Ignore(
+            "customer_key_encrypted",
+            f"{where} answers HeadObject with 400, as S3 does for an object encrypted with a customer-provided key "
+            "(SSE-C): CodePipeline's S3 source cannot read it either; upload it with SSE-S3 or SSE-KMS",
+        )
     if current.version_id is None:
         return Ignore(
             "object_deleted", f"{where} has no current version (deleted): version {upload.version_id} is not built"
@@ -175,8 +190,8 @@ def upload_fact(upload: S3ObjectCreated, fact: str) -> str | None:
         "sequencer": upload.sequencer,
     }
     value = values[fact]
-    # A missing fact is left out (CodePipeline rejects empty values); a long one is cut to the limit.
-    return None if not value else value[:_MAX_VARIABLE_VALUE]
+    # A missing fact is left out: CodePipeline rejects empty values.
+    return value or None
 
 
 def _revision(route: Route, revision_type: str, value: str) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """S3 adapter: which version of a key is current now (HeadObject without a version id).
 
-Needs only s3:GetObject on the key. A 404 means there is no current object: a delete marker, or nothing left.
+Needs s3:GetObject on the key, and s3:ListBucket for it: only then does S3 answer 404 for a key with no
+current object (a delete marker, or nothing left); without it, 403. A 400 is S3's answer for an object
+encrypted with a customer-provided key (SSE-C), which no one may describe without that key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ S3_TRANSIENT_CODES = TRANSIENT_ERROR_CODES | {"SlowDown", "RequestTimeout", "503
 # A HEAD answer has no body: a 404 says only "no current object here" (a delete marker, or no versions left).
 _NO_CURRENT_OBJECT = frozenset({"404", "NoSuchKey", "NotFound"})
 _ACCESS_DENIED = frozenset({"403", "AccessDenied"})
+_NEEDS_CUSTOMER_KEY = "400"
 
 
 class VersionCheckFailed(Exception):
@@ -32,10 +35,11 @@ class VersionCheckFailed(Exception):
         self.attempts = failure.attempts
         where = f"s3://{bucket}/{key}"
         if failure.code in _ACCESS_DENIED:
-            # Without s3:ListBucket, S3 also answers 403 for a key that has no current object.
+            # Without s3:ListBucket for the key, S3 also answers 403 for a key that has no current object.
             detail = (
-                f"AccessDenied: the function's role needs s3:GetObject on arn:aws:s3:::{bucket}/{key} "
-                "(S3 also answers 403 when the key has no current object and the role may not list the bucket)"
+                f"AccessDenied: the function's role needs s3:GetObject on arn:aws:s3:::{bucket}/{key}, and "
+                f"s3:ListBucket on arn:aws:s3:::{bucket} with s3:prefix matching the key (else S3 answers 403, "
+                "not 404, when the key has no current object); a bucket policy may also deny it"
             )
         else:
             kind = "transient" if failure.transient else "permanent"
@@ -50,19 +54,22 @@ def current_version(
     retry: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
 ) -> CurrentVersion:
-    def head() -> dict[str, Any] | None:
+    def head() -> dict[str, Any] | CurrentVersion:
         try:
             return dict(client.head_object(Bucket=bucket, Key=key))
         except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in _NO_CURRENT_OBJECT:
-                return None
+            code = str(error.response.get("Error", {}).get("Code"))
+            if code in _NO_CURRENT_OBJECT:
+                return CurrentVersion(version_id=None)
+            if code == _NEEDS_CUSTOMER_KEY:
+                return CurrentVersion(version_id=None, needs_customer_key=True)
             raise
 
     try:
         response = call_with_retries(head, retry, remaining_s, S3_TRANSIENT_CODES)
     except CallFailed as failure:
         raise VersionCheckFailed(bucket, key, failure) from failure
-    if response is None:
-        return CurrentVersion(version_id=None)
+    if isinstance(response, CurrentVersion):
+        return response
     # An unversioned (or suspended) bucket's objects have the version id "null", or none at all.
     return CurrentVersion(version_id=response.get("VersionId") or "null")

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
     from trigger_fn.decisions import StartRequest
 
-# The history looked at: one page of the newest executions, none older than the dead-letter queues keep events.
+# The history looked at: pages of the newest executions, back to the upload, none older than the DLQs keep events.
 HISTORY_PAGE = 100
 HISTORY_MAX_AGE_S = 14 * 24 * 3600
+# An execution's start time and the event's time come from different clocks.
+CLOCK_SKEW_S = 300
 
 # CodePipeline's "busy" answers pass too: another start holds the pipeline, or too many run at once.
 START_TRANSIENT_CODES = TRANSIENT_ERROR_CODES | {
@@ -63,24 +65,72 @@ def find_execution_of_version(
     retry: RetryPolicy,
     *,
     now: float,
+    uploaded_at: float | None = None,
     remaining_s: Callable[[], float] | None = None,
+    before_retry: Callable[[], None] | None = None,
 ) -> str | None:
-    """An execution of the pipeline whose S3 source revision is this version, among the newest 100 of 14 days."""
+    """An execution of the pipeline whose S3 source revision is this version, or None.
+
+    Reads the history newest first, page by page, until the executions are older than the upload (none of
+    those can be of this version) or older than the dead-letter queues keep events. Runs out of the
+    invocation's time: LookupFailed (transient), as starting without knowing could run the version twice.
+    """
+    oldest = now - HISTORY_MAX_AGE_S
+    if uploaded_at is not None:
+        oldest = max(oldest, uploaded_at - CLOCK_SKEW_S)
+    page_token: str | None = None
+    pages = 0
+    while True:
+        if pages and remaining_s is not None and remaining_s() < retry.reserve_s:
+            raise LookupFailed(
+                request.pipeline,
+                CallFailed(
+                    "OutOfTime",
+                    f"{pages} page(s) read, history not read back to the upload",
+                    transient=True,
+                    attempts=pages,
+                ),
+            )
+        response = _history_page(
+            client, request.pipeline, page_token, retry, remaining_s=remaining_s, before_retry=before_retry
+        )
+        pages += 1
+        summaries: list[Any] = response.get("pipelineExecutionSummaries", [])
+        found = execution_of_version(
+            [s for s in summaries if "startTime" not in s or s["startTime"].timestamp() >= oldest],
+            request.source_action,
+            version_id,
+        )
+        page_token = response.get("nextToken")
+        reached_older = any("startTime" in s and s["startTime"].timestamp() < oldest for s in summaries)
+        if found is not None or not page_token or reached_older:
+            return found
+
+
+def _history_page(
+    client: CodePipelineClient,
+    pipeline: str,
+    page_token: str | None,
+    retry: RetryPolicy,
+    *,
+    remaining_s: Callable[[], float] | None,
+    before_retry: Callable[[], None] | None,
+) -> Any:
+    def read() -> Any:
+        if page_token:
+            return client.list_pipeline_executions(pipelineName=pipeline, maxResults=HISTORY_PAGE, nextToken=page_token)
+        return client.list_pipeline_executions(pipelineName=pipeline, maxResults=HISTORY_PAGE)
+
     try:
-        response = call_with_retries(
-            lambda: client.list_pipeline_executions(pipelineName=request.pipeline, maxResults=HISTORY_PAGE),
+        return call_with_retries(
+            read,
             retry,
             remaining_s,
             START_TRANSIENT_CODES,
+            before_retry,
         )
     except CallFailed as failure:
-        raise LookupFailed(request.pipeline, failure) from failure
-    recent: list[Any] = [
-        summary
-        for summary in response.get("pipelineExecutionSummaries", [])
-        if "startTime" not in summary or now - summary["startTime"].timestamp() <= HISTORY_MAX_AGE_S
-    ]
-    return execution_of_version(recent, request.source_action, version_id)
+        raise LookupFailed(pipeline, failure) from failure
 
 
 def start_execution(
@@ -88,6 +138,7 @@ def start_execution(
     request: StartRequest,
     retry: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
+    before_retry: Callable[[], None] | None = None,
 ) -> str:
     """The new (or, for a repeated token, the earlier) execution id; StartFailed when none was started."""
     try:
@@ -96,6 +147,7 @@ def start_execution(
             retry,
             remaining_s,
             START_TRANSIENT_CODES,
+            before_retry,
         )
     except CallFailed as failure:
         raise StartFailed(

@@ -60,8 +60,12 @@ def call_with_retries[T](
     policy: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
     transient_codes: Collection[str] = TRANSIENT_ERROR_CODES,
+    before_retry: Callable[[], None] | None = None,
 ) -> T:
-    """The call's result, or CallFailed after bounded retries of transient errors (full jitter backoff)."""
+    """The call's result, or CallFailed after bounded retries of transient errors (full jitter backoff).
+
+    `before_retry` runs after each backoff, before the next attempt; whatever it raises ends the loop.
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -75,6 +79,8 @@ def call_with_retries[T](
             if not transient or attempt >= policy.max_attempts or out_of_time:
                 raise CallFailed(code, message, transient=transient, attempts=attempt) from error
             policy.sleep(delay)
+            if before_retry is not None:
+                before_retry()
 
 
 def classify(error: Exception, transient_codes: Collection[str] = TRANSIENT_ERROR_CODES) -> tuple[str, str, bool]:

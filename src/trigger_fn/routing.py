@@ -73,3 +73,44 @@ def _wildcard(pattern: str) -> Wildcard:
 
 def matching_routes(routes: tuple[Route, ...], key: str) -> tuple[Route, ...]:
     return tuple(route for route in routes if route.matches(key))
+
+
+def can_both_match(first: str, second: str) -> bool:
+    """True when some key matches both wildcard patterns (a route and the rule's key filter, say).
+
+    A walk over pairs of positions in the two patterns' pieces, so it costs at most len(first) x len(second).
+    """
+    left, right = _symbols(first), _symbols(second)
+    seen: set[tuple[int, int]] = set()
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(left) and j == len(right):
+            return True
+        star_left = i < len(left) and left[i] is None
+        star_right = j < len(right) and right[j] is None
+        # A star may match nothing; or consume the other side's next character.
+        if star_left:
+            todo.append((i + 1, j))
+            if j < len(right) and not star_right:
+                todo.append((i, j + 1))
+        if star_right:
+            todo.append((i, j + 1))
+            if i < len(left) and not star_left:
+                todo.append((i + 1, j))
+        if i < len(left) and j < len(right) and not star_left and not star_right and left[i] == right[j]:
+            todo.append((i + 1, j + 1))
+    return False
+
+
+def _symbols(pattern: str) -> tuple[str | None, ...]:
+    """The pattern as characters, None for each `*`."""
+    symbols: list[str | None] = []
+    for number, piece in enumerate(_wildcard(pattern).pieces):
+        if number:
+            symbols.append(None)
+        symbols.extend(piece)
+    return tuple(symbols)

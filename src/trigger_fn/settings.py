@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from bucket_names import is_bucket_name
-from trigger_fn.routing import Route
+from trigger_fn.routing import Route, can_both_match
 
 # CodePipeline's own patterns for pipeline and action names, and for pipeline variable names.
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
@@ -45,8 +45,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if not is_bucket_name(bucket):
         raise SettingsError(f"SOURCE_BUCKET={bucket!r} is not a valid S3 bucket name")
     routes_json = environ.get("ROUTES", "").strip()
-    routes = _routes_from_json(routes_json) if routes_json else (_single_route(environ),)
+    routes = routes_from_json(routes_json) if routes_json else (_single_route(environ),)
     _check_allowed(routes, environ.get("ALLOWED_PIPELINES", ""))
+    _check_key_filter(routes, environ.get("ROUTES_KEY_FILTER", ""))
     return Settings(
         source_bucket=bucket,
         routes=routes,
@@ -72,6 +73,25 @@ def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:
             )
 
 
+def _check_key_filter(routes: tuple[Route, ...], key_filter: str) -> None:
+    """A route no key of the rule's filter can match would never fire: refused, not left to wait in silence."""
+    if not key_filter:
+        return
+    problems = routes_outside_filter(routes, key_filter)
+    if problems:
+        raise SettingsError(problems[0])
+
+
+def routes_outside_filter(routes: tuple[Route, ...], key_filter: str) -> list[str]:
+    """One line per route whose key pattern shares no key with ROUTES_KEY_FILTER (the template's RoutesKeyFilter)."""
+    return [
+        f"ROUTES[{index}].key {route.key!r} can never match: the rule only passes keys matching "
+        f"RoutesKeyFilter {key_filter!r}; widen RoutesKeyFilter or fix the route"
+        for index, route in enumerate(routes)
+        if not can_both_match(route.key, key_filter)
+    ]
+
+
 def _single_route(environ: Mapping[str, str]) -> Route:
     return Route(
         # Not stripped: S3 keys may begin or end with spaces, and the rule matches the parameter as given.
@@ -88,7 +108,8 @@ def _single_route(environ: Mapping[str, str]) -> Route:
     )
 
 
-def _routes_from_json(text: str) -> tuple[Route, ...]:
+def routes_from_json(text: str) -> tuple[Route, ...]:
+    """The routes a ROUTES value holds; SettingsError naming the first problem."""
     try:
         entries = json.loads(text)
     except json.JSONDecodeError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -20,7 +20,7 @@ from trigger_fn.decisions import Ignore, Start, StartRequest, decide, needs_hist
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.observability import logger, metrics
 from trigger_fn.pipeline_client import LookupFailed, StartFailed, find_execution_of_version, start_execution
-from trigger_fn.s3_event import MalformedEventError
+from trigger_fn.s3_event import MalformedEventError, S3ObjectCreated
 from trigger_fn.settings import Settings
 
 
@@ -67,6 +67,8 @@ def _start(
         metrics.add_metric(name="UnpinnedStarts", unit=MetricUnit.Count, value=1)
     if settings.dry_run:
         # No AWS call at all, so sample events run offline: the current-version check is not made either.
+        for request in decision.requests:
+            _warn_omitted(request)
         planned = [request.as_api_params() for request in decision.requests]
         logger.info("Dry run: not starting", extra={"requests": planned})
         metrics.add_metric(name="DryRuns", unit=MetricUnit.Count, value=1)
@@ -77,88 +79,111 @@ def _start(
             "currentVersionChecked": False,
         }
 
-    withheld = _withheld_as_stale(decision, clients, remaining_s)
-    # Withheld means every latestOnly route was withheld; the routes that opted out still start.
-    requests = [request for request in decision.requests if withheld is None or not request.latest_only]
-    if withheld is not None and not requests:
-        return _ignored(withheld.reason, **withheld.versions)
-    if withheld is not None:
-        logger.info(
-            "Not starting the latestOnly routes: the uploaded version is no longer current",
-            extra={"reason_code": withheld.reason.reason_code, **withheld.versions, "withheld": withheld.pipelines},
-        )
+    guard = CurrentVersionGuard(decision.upload, clients, remaining_s)
     # An old event (a retry, a redrive) may outlive CodePipeline's memory of its token: look before starting.
     moment = now()
     look_first = needs_history_check(decision.upload, settings.token_window_s, moment)
-    executions, failures = _start_each(requests, decision, clients, remaining_s, look_first=look_first, now=moment)
+    executions, withheld, failures = _start_each(
+        decision, clients, guard, remaining_s, look_first=look_first, now=moment
+    )
     if failures:
         # The whole event is retried; pipelines already started repeat their token and start nothing new.
         # A permanent failure is named first: it is the one a person must fix before a redrive.
         raise next((failure for failure in failures if not failure.transient), failures[0])
+    if guard.stale is not None and not executions:
+        return _ignored(guard.stale, **guard.versions)
     result: dict[str, Any] = {"status": "started", "versionPinned": decision.pinned, "executions": executions}
-    if withheld is not None:
+    if guard.stale is not None and withheld:
+        pipelines = [request.pipeline for request in withheld]
+        logger.info(
+            "Not starting the latestOnly routes: the uploaded version is no longer current",
+            extra={"reason_code": guard.stale.reason_code, **guard.versions, "withheld": pipelines},
+        )
         result["skipped"] = [
-            {"pipeline": pipeline, "reasonCode": withheld.reason.reason_code, "reason": withheld.reason.reason}
-            for pipeline in withheld.pipelines
+            {"pipeline": pipeline, "reasonCode": guard.stale.reason_code, "reason": guard.stale.reason}
+            for pipeline in pipelines
         ]
     return result
 
 
-class Withheld(NamedTuple):
-    """latestOnly starts not made because the uploaded version is no longer the key's current one."""
-
-    requests: tuple[StartRequest, ...]
-    reason: Ignore
-    versions: dict[str, str | None]
-
-    @property
-    def pipelines(self) -> list[str]:
-        return [request.pipeline for request in self.requests]
+class NoLongerCurrent(Exception):
+    """The uploaded version stopped being the key's current one while its starts were under way."""
 
 
-def _withheld_as_stale(
-    decision: Start, clients: AwsClients, remaining_s: Callable[[], float] | None
-) -> Withheld | None:
-    """Ask S3 for the key's current version when a latestOnly route needs it; None when nothing is withheld."""
-    upload = decision.upload
-    guarded = tuple(request for request in decision.requests if request.latest_only)
-    if upload.version_id is None or not guarded:
-        return None
-    try:
-        current = current_version(clients.s3, upload.bucket, upload.key, clients.retry, remaining_s)
-    except VersionCheckFailed as failure:
-        # Never start without a successful check: raising keeps the event for Lambda's retries and the DLQ.
-        logger.error("Current-version check failed", extra={"error_code": failure.code, "error": str(failure)})
-        metrics.add_metric(name="VersionCheckFailures", unit=MetricUnit.Count, value=1)
-        raise
-    reason = stale_reason(upload, current)
-    if reason is None:
-        return None
-    metrics.add_metric(name="EventsSuperseded", unit=MetricUnit.Count, value=1)
-    versions = {"event_version_id": upload.version_id, "current_version_id": current.version_id}
-    return Withheld(guarded, reason, versions)
+class CurrentVersionGuard:
+    """Asks S3 for the key's current version right before each latestOnly start, and before each retry of one.
+
+    A check made once per event goes stale: a backoff, a history lookup or the start of another pipeline
+    leaves time for a newer upload, after which the older version must not start.
+    """
+
+    def __init__(self, upload: S3ObjectCreated, clients: AwsClients, remaining_s: Callable[[], float] | None) -> None:
+        self.upload = upload
+        self.clients = clients
+        self.remaining_s = remaining_s
+        # Why the version may no longer start, once a check found it replaced (or deleted, or unreadable).
+        self.stale: Ignore | None = None
+        self.versions: dict[str, str | None] = {}
+
+    def still_current(self) -> bool:
+        if self.stale is not None:
+            return False
+        try:
+            current = current_version(
+                self.clients.s3, self.upload.bucket, self.upload.key, self.clients.retry, self.remaining_s
+            )
+        except VersionCheckFailed as failure:
+            # Never start without a successful check: raising keeps the event for Lambda's retries and the DLQ.
+            logger.error("Current-version check failed", extra={"error_code": failure.code, "error": str(failure)})
+            metrics.add_metric(name="VersionCheckFailures", unit=MetricUnit.Count, value=1)
+            raise
+        self.stale = stale_reason(self.upload, current)
+        if self.stale is None:
+            return True
+        metrics.add_metric(name="EventsSuperseded", unit=MetricUnit.Count, value=1)
+        self.versions = {"event_version_id": self.upload.version_id, "current_version_id": current.version_id}
+        return False
+
+    def before_retry(self) -> None:
+        if not self.still_current():
+            raise NoLongerCurrent
 
 
 def _start_each(
-    requests: list[StartRequest],
     decision: Start,
     clients: AwsClients,
+    guard: CurrentVersionGuard,
     remaining_s: Callable[[], float] | None,
     *,
     look_first: bool,
     now: float,
-) -> tuple[list[dict[str, Any]], list[StartFailed | LookupFailed]]:
-    """Start every request (or find the version's earlier execution); the executions and the failures."""
-    version_id = decision.upload.version_id or ""
+) -> tuple[list[dict[str, Any]], list[StartRequest], list[StartFailed | LookupFailed]]:
+    """Start every request (or find the version's earlier execution): the executions, the latestOnly requests
+    withheld because the version stopped being current, and the failures."""
+    upload = decision.upload
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
-    shared_record = len(requests) == 1 and decision.pinned
+    shared_record = len(decision.requests) == 1 and decision.pinned
     executions: list[dict[str, Any]] = []
+    withheld: list[StartRequest] = []
     failures: list[StartFailed | LookupFailed] = []
-    for request in requests:
+    for request in decision.requests:
+        guarded = request.latest_only and decision.pinned
+        if guarded and not guard.still_current():
+            withheld.append(request)
+            continue
+        recheck = guard.before_retry if guarded else None
+        _warn_omitted(request)
         try:
             earlier = (
                 find_execution_of_version(
-                    clients.codepipeline, request, version_id, clients.retry, now=now, remaining_s=remaining_s
+                    clients.codepipeline,
+                    request,
+                    upload.version_id or "",
+                    clients.retry,
+                    now=now,
+                    uploaded_at=upload.event_time,
+                    remaining_s=remaining_s,
+                    before_retry=recheck,
                 )
                 if look_first
                 else None
@@ -170,7 +195,10 @@ def _start_each(
                 logger.info("Version already has an execution: not starting it again", extra=executions[-1])
                 _count("ExecutionsAlreadyStarted", request.pipeline, shared_record=shared_record)
                 continue
-            execution_id = start_execution(clients.codepipeline, request, clients.retry, remaining_s)
+            execution_id = start_execution(clients.codepipeline, request, clients.retry, remaining_s, recheck)
+        except NoLongerCurrent:
+            withheld.append(request)
+            continue
         except (StartFailed, LookupFailed) as failure:
             failures.append(failure)
             logger.error(
@@ -188,7 +216,18 @@ def _start_each(
         executions.append({"pipelineExecutionId": execution_id, "request": request.as_api_params()})
         logger.info("Started pipeline execution", extra=executions[-1])
         _count("PipelineExecutionsStarted", request.pipeline, shared_record=shared_record)
-    return executions, failures
+    return executions, withheld, failures
+
+
+def _warn_omitted(request: StartRequest) -> None:
+    if not request.omitted_variables:
+        return
+    # Cut to CodePipeline's limit, a key would name another object: the variable is left out instead.
+    logger.warning(
+        "Pipeline variables left out: their value is longer than CodePipeline's 1000 characters",
+        extra={"pipeline": request.pipeline, "omitted_variables": list(request.omitted_variables)},
+    )
+    metrics.add_metric(name="VariablesOmitted", unit=MetricUnit.Count, value=len(request.omitted_variables))
 
 
 def _count(name: str, pipeline: str, *, shared_record: bool) -> None:

@@ -76,3 +76,24 @@ def test_a_rule_function_the_checker_does_not_know_is_an_error_not_a_pass(tmp_pa
 
     with pytest.raises(UnknownRuleFunction, match="Fn::RefAll"):
         parameter_problems(REQUIRED_PARAMETERS | {"ObjectKey": "k"}, template)
+
+
+def test_a_route_the_key_filter_never_passes_is_refused_before_deploying() -> None:
+    parameters = {
+        "SourceBucketName": "acme-releases",
+        "Routes": json.dumps([{"key": "site/*.tar.gz", "pipeline": "site"}]),
+        "RoutedPipelines": "site",
+        "RoutesKeyFilter": "*.zip",
+    }
+
+    assert parameter_problems(parameters, complete=True) == [
+        "Routes: ROUTES[0].key 'site/*.tar.gz' can never match: the rule only passes keys matching RoutesKeyFilter "
+        "'*.zip'; widen RoutesKeyFilter or fix the route"
+    ]
+
+
+def test_routes_the_function_would_refuse_are_refused_before_deploying() -> None:
+    parameters = {"SourceBucketName": "acme-releases", "Routes": "[{", "RoutedPipelines": "site"}
+
+    (problem,) = parameter_problems(parameters, complete=True)
+    assert problem.startswith("Routes: ROUTES is not valid JSON")

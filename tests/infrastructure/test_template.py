@@ -163,6 +163,8 @@ class TestFunction:
 
         assert variables["ROUTES"] == ROUTES
         assert variables["ALLOWED_PIPELINES"] == "site-pipeline,api-pipeline,audit-pipeline"
+        # The function refuses a route this filter never passes, at its cold start.
+        assert variables["ROUTES_KEY_FILTER"] == ROUTED["RoutesKeyFilter"]
 
 
 def transformed_sam_function() -> dict[str, Any]:
@@ -205,16 +207,17 @@ class TestLeastPrivilege:
             )
         ]
 
-    def test_the_function_may_read_only_the_routed_keys_current_version(self) -> None:
+    def test_the_function_may_read_and_list_only_the_routed_keys(self) -> None:
         single = of_type(stack(ObjectKey="releases/*.zip"), "AWS::IAM::Role")["TriggerFunctionRole"]
         routed = of_type(stack(**ROUTED), "AWS::IAM::Role")["TriggerFunctionRole"]
 
-        for role, resource in (
-            (single, "arn:aws:s3:::my-artifact-bucket/releases/*.zip"),
-            (routed, f"arn:aws:s3:::my-artifact-bucket/{ROUTED['RoutesKeyFilter']}"),
-        ):
+        for role, keys in ((single, "releases/*.zip"), (routed, ROUTED["RoutesKeyFilter"])):
             s3_statements = [s for s in statements(role) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
-            assert [(as_list(s["Action"]), s["Resource"]) for s in s3_statements] == [(["s3:GetObject"], resource)]
+            assert [(as_list(s["Action"]), s["Resource"], s.get("Condition")) for s in s3_statements] == [
+                (["s3:GetObject"], f"arn:aws:s3:::my-artifact-bucket/{keys}", None),
+                # Listing only under the routed keys: enough for S3 to answer 404 for a deleted one.
+                (["s3:ListBucket"], "arn:aws:s3:::my-artifact-bucket", {"StringLike": {"s3:prefix": keys}}),
+            ]
 
     def test_with_routes_exactly_the_routed_pipelines(self) -> None:
         role = of_type(stack(**ROUTED), "AWS::IAM::Role")["TriggerFunctionRole"]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from local.template_model import deployed, transformed
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -65,7 +65,8 @@ def allows(
 
 def role_statements(role_name: str, **parameters: str) -> list[dict[str, Any]]:
     """Every statement of the role's inline policies, as the stack deployed with these parameters would hold."""
-    role = deployed(transformed(**parameters), parameters)["Resources"][role_name]
+    values = REQUIRED_PARAMETERS | parameters
+    role = deployed(transformed(**values), values)["Resources"][role_name]
     return [
         statement
         for policy in role["Properties"].get("Policies", [])

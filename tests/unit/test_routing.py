@@ -1,8 +1,12 @@
 """Key matching has the EventBridge `wildcard` meaning, so the function agrees with the rule in front of it."""
 
-import pytest
+from itertools import product
 
-from trigger_fn.routing import Route, matching_routes
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trigger_fn.routing import Route, can_both_match, matching_routes
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,33 @@ def test_many_stars_against_a_long_key_stay_cheap() -> None:
 
     assert route.matches("a" * 1000) is False
     assert route.matches("a" * 999 + "b") is True
+
+
+class TestPatternsThatShareAKey:
+    """A route outside the rule's key filter never fires; `can_both_match` is how that is seen before deploying."""
+
+    @pytest.mark.parametrize(
+        ("route", "key_filter", "shared"),
+        [
+            ("site/*.tar.gz", "*.zip", False),
+            ("site/*", "*.zip", True),
+            ("api.zip", "*.zip", True),
+            ("api.zi", "*.zip", False),
+            ("releases/\\*.zip", "releases/*", True),
+            ("releases/\\*.zip", "*x.zip", False),
+            ("a*b", "*c", False),
+            ("*", "anything", True),
+        ],
+    )
+    def test_known_pairs(self, route: str, key_filter: str, shared: bool) -> None:
+        assert can_both_match(route, key_filter) is shared
+        assert can_both_match(key_filter, route) is shared
+
+    @settings(max_examples=300, deadline=None)
+    @given(first=st.text("ab*", max_size=6), second=st.text("ab*", max_size=6))
+    def test_agrees_with_trying_every_short_key(self, first: str, second: str) -> None:
+        # A shortest shared key is never longer than the two patterns' characters together.
+        keys = ("".join(chars) for size in range(len(first) + len(second) + 1) for chars in product("ab", repeat=size))
+        brute_force = any(Route(first, "p").matches(key) and Route(second, "p").matches(key) for key in keys)
+
+        assert can_both_match(first, second) is brute_force

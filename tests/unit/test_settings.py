@@ -172,3 +172,26 @@ def test_the_token_window_defaults_to_an_hour(value: str | None, seconds: int) -
         env["TOKEN_WINDOW_SECONDS"] = value
 
     assert load_settings(env).token_window_s == seconds
+
+
+class TestRoutesKeyFilter:
+    """The rule passes only keys matching RoutesKeyFilter: a route no such key can match would never fire."""
+
+    ROUTES = json.dumps([{"key": "site/*.zip", "pipeline": "site"}, {"key": "site/*.tar.gz", "pipeline": "tarballs"}])
+
+    def test_a_route_outside_the_filter_fails_the_cold_start_in_one_line(self) -> None:
+        with pytest.raises(SettingsError) as raised:
+            load_settings({"SOURCE_BUCKET": "acme-releases", "ROUTES": self.ROUTES, "ROUTES_KEY_FILTER": "*.zip"})
+
+        assert str(raised.value) == (
+            "ROUTES[1].key 'site/*.tar.gz' can never match: the rule only passes keys matching RoutesKeyFilter "
+            "'*.zip'; widen RoutesKeyFilter or fix the route"
+        )
+
+    @pytest.mark.parametrize("key_filter", ["site/*", "*", ""])
+    def test_routes_within_the_filter_load(self, key_filter: str) -> None:
+        settings = load_settings(
+            {"SOURCE_BUCKET": "acme-releases", "ROUTES": self.ROUTES, "ROUTES_KEY_FILTER": key_filter}
+        )
+
+        assert [route.pipeline for route in settings.routes] == ["site", "tarballs"]
