@@ -2,8 +2,9 @@
 
 The routes come from the deployed function's own environment (Lambda GetFunctionConfiguration), the
 revisions and the idempotency token from the function's own code (trigger_fn.decisions). So a manual
-start of a version the function already started repeats its clientRequestToken, which CodePipeline
-uses to recognise a repeated request.
+start of the key's current version repeats the function's clientRequestToken, which CodePipeline uses to
+recognise a repeated request. A version that is not the current one is a rollback: it gets a token of its
+own (trigger_fn.decisions.rollback_token), so it starts a new execution even of a version built before.
 
     make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name] [REGION=region] [ARGS=--dry-run]
     PYTHONPATH=src python -m ops.start --key my-website.zip [--version V] [--stack-name S]
@@ -21,7 +22,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
-from trigger_fn.decisions import StartRequest, plan_starts, stale_reason
+from trigger_fn.decisions import StartRequest, plan_starts, rollback_token, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
@@ -138,6 +140,16 @@ def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRe
     return requests
 
 
+def rollback_requests(
+    requests: tuple[StartRequest, ...], upload: S3ObjectCreated, requested_at: float
+) -> tuple[StartRequest, ...]:
+    """The function's requests with a rollback token each: a new execution per run, one per run's retries."""
+    return tuple(
+        request._replace(client_request_token=rollback_token(request.pipeline, upload, requested_at))
+        for request in requests
+    )
+
+
 def codepipeline_endpoint(own_environment: Mapping[str, str], function: DeployedFunction) -> str | None:
     """Yours if set, else the function's: on the local emulators the function's points at moto's server."""
     return own_environment.get(_CODEPIPELINE_ENDPOINT) or function.environment.get(_CODEPIPELINE_ENDPOINT) or None
@@ -152,6 +164,7 @@ def run(
     environ: Mapping[str, str] = os.environ,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     location = location or StackLocation(args.stack_name, "--stack-name", session.region_name, "the session", None)
     try:
@@ -162,6 +175,9 @@ def run(
         upload = object_upload(s3, settings.source_bucket, args.key, args.version)
         requests = start_requests(settings, upload)
         rollback = rollback_warning(s3, upload) if args.version else None
+        if rollback:
+            # Read once: the token must stay the same through this run's retries.
+            requests = rollback_requests(requests, upload, requested_at=clock())
     except (ClientError, BotoCoreError) as error:
         print(f"Cannot start: {explain(error, location)}", file=err)
         return EXIT_CANNOT_START
@@ -173,6 +189,11 @@ def run(
         print(f"s3://{upload.bucket}/{upload.key} has no version id: the pipeline reads the newest object.", file=err)
     if rollback:
         print(rollback, file=err)
+        print(
+            "Rollback token: made from the time of the request, so each run starts a new execution, "
+            "even of a version that ran before.",
+            file=err,
+        )
     dry_run = args.dry_run or settings.dry_run
     if settings.dry_run and not args.dry_run:
         print(f"Function {function.name} runs with DRY_RUN=true: not sending, as it would not.", file=err)

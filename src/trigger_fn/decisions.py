@@ -11,6 +11,7 @@ from trigger_fn.settings import Settings
 
 # Bump when the token recipe changes, so old and new tokens never collide by accident.
 _TOKEN_RECIPE = "s3-pipeline-trigger/v1"  # noqa: S105 - a recipe tag, not a secret
+_ROLLBACK_TOKEN_PREFIX = "rollback-"  # noqa: S105 - a readable tag, not a secret
 # CodePipeline variable values are 1-1000 characters.
 _MAX_VARIABLE_VALUE = 1000
 
@@ -122,6 +123,22 @@ def request_token(pipeline: str, upload: S3ObjectCreated) -> str:
     the S3 sequencer, then the event id. Hex of SHA-256 fits CodePipeline's `[a-zA-Z0-9-]{1,128}`; version
     ids themselves contain dots.
     """
+    return _digest(_token_material(pipeline, upload))
+
+
+def rollback_token(pipeline: str, upload: S3ObjectCreated, requested_at: float) -> str:
+    """The token of one deliberate start of a version that is not the key's current one (`make start VERSION=`).
+
+    The function's token for that version would be answered with the execution it already started, while
+    CodePipeline remembers it: nothing would roll back. The time of the request (epoch seconds, to the
+    microsecond) makes every request a start of its own; one request's retries keep its one token.
+    """
+    material = (*_token_material(pipeline, upload), "rollback", f"{requested_at:.6f}")
+    # 9 + 64 characters, within [a-zA-Z0-9-]{1,128}; the prefix says, wherever the request is seen, what it was.
+    return f"{_ROLLBACK_TOKEN_PREFIX}{_digest(material)}"
+
+
+def _token_material(pipeline: str, upload: S3ObjectCreated) -> tuple[str, ...]:
     if upload.version_id is not None:
         revision = f"version:{upload.version_id}"
     elif upload.etag is not None and upload.size is not None:
@@ -130,8 +147,11 @@ def request_token(pipeline: str, upload: S3ObjectCreated) -> str:
         revision = f"sequencer:{upload.sequencer}"
     else:
         revision = f"event:{upload.event_id}"
-    material = "\0".join((_TOKEN_RECIPE, pipeline, upload.bucket, upload.key, revision))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return (_TOKEN_RECIPE, pipeline, upload.bucket, upload.key, revision)
+
+
+def _digest(material: tuple[str, ...]) -> str:
+    return hashlib.sha256("\0".join(material).encode("utf-8")).hexdigest()
 
 
 class CurrentVersion(NamedTuple):

@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -24,9 +25,10 @@ from ops import stack as deployed_stack
 from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
 from support.events import load_event
+from support.fake_codepipeline import FakeCodePipeline
 from support.recording import RecordingCodePipeline
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import Start, decide, request_token
+from trigger_fn.decisions import Start, decide, request_token, rollback_token
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import S3ObjectCreated
 from trigger_fn.settings import load_settings
@@ -57,10 +59,18 @@ def args(key: str = KEY, version: str | None = None, *, dry_run: bool = False, *
     return argparse.Namespace(key=key, version=version, dry_run=dry_run, **{**defaults, **more})
 
 
-def start(deployed: Deployed, arguments: argparse.Namespace) -> tuple[int, str, str]:
+def start(
+    deployed: Deployed, arguments: argparse.Namespace, *, codepipeline: Any = None, **run_options: Any
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = start_pipeline.run(
-        arguments, deployed.session, codepipeline=deployed.codepipeline, environ={}, out=out, err=err
+        arguments,
+        deployed.session,
+        codepipeline=codepipeline or deployed.codepipeline,
+        environ={},
+        out=out,
+        err=err,
+        **run_options,
     )
     return code, out.getvalue(), err.getvalue()
 
@@ -102,7 +112,11 @@ def test_an_older_version_is_started_as_asked_with_a_plain_rollback_warning(depl
     code, _, err = start(deployed, args(version=oldest))
 
     assert code == start_pipeline.EXIT_OK, err
-    assert deployed.codepipeline.requests == functions_own_requests(FUNCTION_ENV, KEY, oldest)
+    [sent] = deployed.codepipeline.requests
+    [functions] = functions_own_requests(FUNCTION_ENV, KEY, oldest)
+    # The function's request to the letter, but for the token: a rollback has one of its own.
+    assert {**sent, "clientRequestToken": None} == {**functions, "clientRequestToken": None}
+    assert sent["clientRequestToken"] != functions["clientRequestToken"]
     assert f"Rollback: version {oldest} is not the current version of s3://{BUCKET}/{KEY} ({newest} is)" in err
 
 
@@ -309,6 +323,154 @@ def test_the_functions_codepipeline_endpoint_is_used_unless_yours_is_set() -> No
 def test_samconfig_ships_a_stack_name_and_leaves_the_region_to_the_user() -> None:
     assert deployed_stack.default_stack_name() == "s3-pipeline-trigger"
     assert deployed_stack.default_region() is None
+
+
+# ---------- rollbacks, against CodePipeline's memory of clientRequestTokens (moto has none) ----------
+
+
+@pytest.fixture
+def remembering(deployed: Deployed) -> FakeCodePipeline:
+    """The stack's CodePipeline, answering a remembered token with the earlier execution as AWS does."""
+    return FakeCodePipeline.over(deployed.session.client("codepipeline"))
+
+
+def started_by_the_function(codepipeline: FakeCodePipeline, version_id: str) -> str:
+    """The function's own start of this version, as it sent it when the version was uploaded."""
+    [request] = functions_own_requests(FUNCTION_ENV, KEY, version_id)
+    return str(codepipeline.start_pipeline_execution(**request)["pipelineExecutionId"])
+
+
+def printed_execution_ids(out: str) -> list[str]:
+    return re.findall(r"^pipelineExecutionId: (\S+)$", out, flags=re.MULTILINE)
+
+
+def shown_tokens(out: str) -> list[str]:
+    return re.findall(r'"clientRequestToken": "([^"]+)"', out)
+
+
+def test_a_rollback_to_a_version_the_function_built_starts_a_new_execution(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    # GIVEN the function started v1, then v2 was uploaded and started, both within CodePipeline's token memory
+    v1, v2 = deployed.versions
+    v1_execution = started_by_the_function(remembering, v1)
+    v2_execution = started_by_the_function(remembering, v2)
+
+    # WHEN a person rolls back to v1
+    code, out, err = start(deployed, args(version=v1), codepipeline=remembering)
+
+    # THEN a new execution pinned to v1 starts, and its id is the one printed
+    assert code == start_pipeline.EXIT_OK, err
+    assert f"Rollback: version {v1} is not the current version of s3://{BUCKET}/{KEY} ({v2} is)" in err
+    assert remembering.replays == 0
+    assert remembering.started_versions() == [(PIPELINE, v1), (PIPELINE, v2), (PIPELINE, v1)]
+    rollback = remembering.executions[-1]
+    assert printed_execution_ids(out) == [rollback.execution_id]
+    assert rollback.execution_id not in (v1_execution, v2_execution)
+    assert rollback.params["clientRequestToken"].startswith("rollback-")
+
+
+def test_running_the_same_rollback_twice_starts_two_executions(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    v1, v2 = deployed.versions
+    started_by_the_function(remembering, v1)
+    started_by_the_function(remembering, v2)
+
+    first = start(deployed, args(version=v1), codepipeline=remembering)
+    second = start(deployed, args(version=v1), codepipeline=remembering)
+
+    # Each run is a deliberate start: a second run is a second rollback, not a repeat of the first.
+    assert first[0] == second[0] == start_pipeline.EXIT_OK, first[2] + second[2]
+    assert remembering.started_versions() == [(PIPELINE, v1), (PIPELINE, v2), (PIPELINE, v1), (PIPELINE, v1)]
+    assert printed_execution_ids(first[1] + second[1]) == [e.execution_id for e in remembering.executions[2:]]
+
+
+def test_the_rollback_token_is_made_from_the_request_time_even_within_one_second(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    v1 = deployed.versions[0]
+    upload = S3ObjectCreated("", BUCKET, KEY, v1, None, None, None, None)
+
+    start(deployed, args(version=v1), codepipeline=remembering, clock=lambda: 1_764_000_000.2)
+    start(deployed, args(version=v1), codepipeline=remembering, clock=lambda: 1_764_000_000.7)
+
+    assert [request["clientRequestToken"] for request in remembering.requests] == [
+        rollback_token(PIPELINE, upload, 1_764_000_000.2),
+        rollback_token(PIPELINE, upload, 1_764_000_000.7),
+    ]
+    assert remembering.started_versions() == [(PIPELINE, v1), (PIPELINE, v1)]
+
+
+def test_a_rollback_retried_within_one_run_keeps_its_token_and_starts_once(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    v1, v2 = deployed.versions
+    started_by_the_function(remembering, v1)
+    started_by_the_function(remembering, v2)
+    # GIVEN CodePipeline starts the rollback but its answer is lost, so make start sends it again
+    remembering.fail_next("started-answer-lost")
+
+    code, out, err = start(deployed, args(version=v1), codepipeline=remembering)
+
+    assert code == start_pipeline.EXIT_OK, err
+    attempt, retry = remembering.requests[2:]
+    assert attempt == retry
+    assert remembering.started_versions() == [(PIPELINE, v1), (PIPELINE, v2), (PIPELINE, v1)]
+    assert printed_execution_ids(out) == [remembering.executions[-1].execution_id]
+
+
+def test_a_version_of_a_deleted_key_is_a_rollback_that_starts_a_new_execution(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    # GIVEN the function built v2, then the key was deleted
+    v2 = deployed.versions[-1]
+    v2_execution = started_by_the_function(remembering, v2)
+    deployed.s3.delete_object(Bucket=BUCKET, Key=KEY)
+
+    code, out, err = start(deployed, args(version=v2), codepipeline=remembering)
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert f"Rollback: s3://{BUCKET}/{KEY} has no current version (deleted)" in err
+    assert remembering.started_versions() == [(PIPELINE, v2), (PIPELINE, v2)]
+    assert printed_execution_ids(out) == [remembering.executions[-1].execution_id]
+    assert printed_execution_ids(out) != [v2_execution]
+
+
+def test_a_dry_run_rollback_shows_its_own_token_and_sends_nothing(
+    deployed: Deployed, remembering: FakeCodePipeline
+) -> None:
+    v1 = deployed.versions[0]
+    [functions] = functions_own_requests(FUNCTION_ENV, KEY, v1)
+
+    code, out, err = start(deployed, args(version=v1, dry_run=True), codepipeline=remembering)
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert remembering.requests == []
+    [shown] = shown_tokens(out)
+    assert re.fullmatch(r"rollback-[0-9a-f]{64}", shown)
+    assert shown != functions["clientRequestToken"]
+    assert "Dry run: not sent." in out
+
+
+@pytest.mark.parametrize("given", ["no-version", "current-version"])
+def test_the_current_version_keeps_the_functions_token_and_starts_nothing_new(
+    deployed: Deployed, remembering: FakeCodePipeline, given: str
+) -> None:
+    # GIVEN the function started v1 and then v2, the key's current version
+    v1, v2 = deployed.versions
+    started_by_the_function(remembering, v1)
+    v2_execution = started_by_the_function(remembering, v2)
+
+    code, out, err = start(deployed, args(version=v2 if given == "current-version" else None), codepipeline=remembering)
+
+    # THEN CodePipeline sees the function's own request again: the same execution, nothing new started
+    assert code == start_pipeline.EXIT_OK, err
+    assert remembering.requests[-1] == functions_own_requests(FUNCTION_ENV, KEY, v2)[0]
+    assert remembering.replays == 1
+    assert remembering.started_versions() == [(PIPELINE, v1), (PIPELINE, v2)]
+    assert printed_execution_ids(out) == [v2_execution]
+    assert "Rollback" not in err
 
 
 # ---------- the command line, against moto's server through AWS_ENDPOINT_URL ----------

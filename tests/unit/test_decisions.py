@@ -14,6 +14,7 @@ from trigger_fn.decisions import (
     execution_of_version,
     needs_history_check,
     request_token,
+    rollback_token,
     stale_reason,
     start_request,
 )
@@ -179,6 +180,38 @@ class TestToken:
         del event["detail"]["object"]["sequencer"]
         assert _token(event) == _token(json.loads(json.dumps(event)))
         assert _token(event) != _token(event | {"id": "other"})
+
+
+class TestRollbackToken:
+    REQUESTED_AT = 1_764_000_000.25
+
+    def test_is_a_pure_function_of_its_inputs_and_a_valid_token(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+        token = rollback_token("my-website-pipeline", upload, self.REQUESTED_AT)
+
+        assert token == rollback_token("my-website-pipeline", upload, self.REQUESTED_AT)
+        assert TOKEN_PATTERN.fullmatch(token)
+        assert token.startswith("rollback-")
+
+    def test_never_the_functions_token_for_the_version(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+
+        assert rollback_token("p", upload, self.REQUESTED_AT) != request_token("p", upload)
+        assert rollback_token("p", upload, self.REQUESTED_AT).removeprefix("rollback-") != request_token("p", upload)
+
+    def test_every_request_time_is_a_start_of_its_own_even_a_microsecond_apart(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+        times = (self.REQUESTED_AT, self.REQUESTED_AT + 0.5, self.REQUESTED_AT + 0.000001)
+
+        assert len({rollback_token("p", upload, at) for at in times}) == len(times)
+
+    def test_differs_by_version_and_pipeline(self) -> None:
+        upload = read_object_created(load_event("put-object.json"))
+        other_version = read_object_created(load_event("copy-object.json"))
+        base = rollback_token("p", upload, self.REQUESTED_AT)
+
+        assert base != rollback_token("p", other_version, self.REQUESTED_AT)
+        assert base != rollback_token("q", upload, self.REQUESTED_AT)
 
 
 def _token(event: dict[str, object]) -> str:
