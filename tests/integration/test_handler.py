@@ -1,4 +1,5 @@
-"""The Lambda handler end to end in-process: moto's CodePipeline, the exact request recorded, logs and metrics read."""
+"""The Lambda handler end to end in-process: moto's CodePipeline behind the tests' CodePipeline rules (which also
+record the exact request), logs and metrics read."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from moto import mock_aws
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
 from support.events import fresh, load_event
-from support.fake_s3 import current_versions_of
+from support.fake_codepipeline import FakeCodePipeline
+from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput, emitted_metrics
-from support.recording import RecordingCodePipeline
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import request_token
@@ -30,11 +31,16 @@ VERSION_ID = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
 
 
 @pytest.fixture
-def codepipeline() -> Iterator[RecordingCodePipeline]:
+def codepipeline() -> Iterator[FakeCodePipeline]:
     with mock_aws():
         region = "eu-west-1"
         client = boto3.client("codepipeline", region_name=region)
-        for name, key in ((PIPELINE, "my-website.zip"), ("site", "site/*.zip"), ("audit", "*.zip")):
+        # The function's own pipeline allows the key override, which some tests switch on.
+        for name, key, override in (
+            (PIPELINE, "my-website.zip", True),
+            ("site", "site/*.zip", False),
+            ("audit", "*.zip", False),
+        ):
             create_s3_source_pipeline(
                 codepipeline=client,
                 iam=boto3.client("iam", region_name=region),
@@ -42,19 +48,20 @@ def codepipeline() -> Iterator[RecordingCodePipeline]:
                 name=name,
                 source_bucket="my-artifact-bucket",
                 object_key=key,
+                allow_key_override=override,
             )
-        yield RecordingCodePipeline(client)
+        yield FakeCodePipeline.over(client)
 
 
 def _invoke(event: Any, codepipeline: Any, context: LocalLambdaContext | None = None) -> dict[str, Any]:
     """The handler on a fresh delivery of the event, whose version S3 still reports as the key's current one."""
     event = fresh(event)
-    clients = AwsClients(codepipeline, s3=current_versions_of(event), retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
+    clients = AwsClients(codepipeline, s3=FakeS3.holding_any(event), retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     return handler.lambda_handler(event, context or LocalLambdaContext(), clients=clients)
 
 
 def test_an_upload_starts_the_pipeline_on_exactly_that_version(
-    codepipeline: RecordingCodePipeline, output: FunctionOutput
+    codepipeline: FakeCodePipeline, output: FunctionOutput
 ) -> None:
     # GIVEN the sample event for a PutObject of my-website.zip
     event = load_event("put-object.json")
@@ -70,7 +77,7 @@ def test_an_upload_starts_the_pipeline_on_exactly_that_version(
     ]
     # AND the execution it reports exists in CodePipeline
     (started,) = result["executions"]
-    execution = codepipeline.client.get_pipeline_execution(
+    execution = codepipeline.get_pipeline_execution(
         pipelineName=PIPELINE, pipelineExecutionId=started["pipelineExecutionId"]
     )["pipelineExecution"]
     assert execution["trigger"]["triggerType"] == "StartPipelineExecution"
@@ -110,7 +117,7 @@ def test_an_upload_starts_the_pipeline_on_exactly_that_version(
 
 
 @pytest.mark.parametrize("event_file", ["multipart-upload.json", "copy-object.json"])
-def test_multipart_and_copy_start_on_their_own_version(event_file: str, codepipeline: RecordingCodePipeline) -> None:
+def test_multipart_and_copy_start_on_their_own_version(event_file: str, codepipeline: FakeCodePipeline) -> None:
     event = load_event(event_file)
 
     result = _invoke(event, codepipeline)
@@ -120,7 +127,7 @@ def test_multipart_and_copy_start_on_their_own_version(event_file: str, codepipe
     assert request["sourceRevisions"][0]["revisionValue"] == event["detail"]["object"]["version-id"]
 
 
-def test_a_redelivered_event_sends_the_same_token(codepipeline: RecordingCodePipeline) -> None:
+def test_a_redelivered_event_sends_the_same_token(codepipeline: FakeCodePipeline) -> None:
     # GIVEN the same object version delivered twice under different event ids (EventBridge is at-least-once)
     first = load_event("put-object.json")
     again = load_event("put-object.json") | {"id": "0a9b8c7d-redelivered"}
@@ -128,10 +135,12 @@ def test_a_redelivered_event_sends_the_same_token(codepipeline: RecordingCodePip
     _invoke(first, codepipeline)
     _invoke(again, codepipeline)
 
-    # THEN both requests carry one token: CodePipeline starts one execution for it (moto itself ignores tokens)
+    # THEN both requests carry one token, and CodePipeline starts one execution for it (moto itself ignores tokens)
     tokens = {request["clientRequestToken"] for request in codepipeline.requests}
     assert len(codepipeline.requests) == 2
     assert len(tokens) == 1
+    assert len(codepipeline.executions) == 1
+    assert codepipeline.replays == 1
 
 
 @pytest.mark.parametrize(
@@ -143,7 +152,7 @@ def test_a_redelivered_event_sends_the_same_token(codepipeline: RecordingCodePip
     ],
 )
 def test_other_events_start_nothing_and_say_why(
-    event_file: str, reason_code: str, codepipeline: RecordingCodePipeline, output: FunctionOutput
+    event_file: str, reason_code: str, codepipeline: FakeCodePipeline, output: FunctionOutput
 ) -> None:
     result = _invoke(load_event(event_file), codepipeline)
 
@@ -189,7 +198,7 @@ def test_dry_run_returns_the_request_it_would_send_and_calls_nothing(monkeypatch
 
 
 def test_an_upload_without_version_starts_unpinned_and_says_so(
-    codepipeline: RecordingCodePipeline, output: FunctionOutput
+    codepipeline: FakeCodePipeline, output: FunctionOutput
 ) -> None:
     result = _invoke(load_event("put-object-unversioned.json"), codepipeline)
 
@@ -202,7 +211,7 @@ def test_an_upload_without_version_starts_unpinned_and_says_so(
 
 
 def test_a_malformed_event_raises_a_readable_error_and_starts_nothing(
-    codepipeline: RecordingCodePipeline, output: FunctionOutput
+    codepipeline: FakeCodePipeline, output: FunctionOutput
 ) -> None:
     with pytest.raises(MalformedEventError, match=r"^malformed S3 event: detail.object.key must be a non-empty string"):
         _invoke(load_event("malformed-missing-key.json"), codepipeline)
@@ -216,7 +225,7 @@ def test_a_malformed_event_raises_a_readable_error_and_starts_nothing(
 
 
 @pytest.mark.parametrize("event", [None, [], "not an event", {"detail-type": "Object Created"}], ids=repr)
-def test_garbage_never_starts_and_never_crashes_unreadably(event: Any, codepipeline: RecordingCodePipeline) -> None:
+def test_garbage_never_starts_and_never_crashes_unreadably(event: Any, codepipeline: FakeCodePipeline) -> None:
     with pytest.raises(MalformedEventError, match=r"^malformed S3 event: "):
         _invoke(event, codepipeline)
 
@@ -248,7 +257,7 @@ def test_a_failed_start_raises_after_logging_the_aws_error_code(output: Function
     ["release notes/my website.zip", "sites/café/v2 (final).zip", "發布/版本1.zip", "c++/a+b=c.zip", "100%25.zip"],
 )
 def test_keys_are_matched_and_sent_as_delivered(
-    key: str, codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
+    key: str, codepipeline: FakeCodePipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a key with spaces, non-ASCII or URL-looking characters, and the key override on
     monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(OBJECT_KEY=key, OVERRIDE_OBJECT_KEY="true")))
@@ -266,9 +275,7 @@ def test_keys_are_matched_and_sent_as_delivered(
     }
 
 
-def test_a_url_decoded_twin_does_not_match(
-    codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_url_decoded_twin_does_not_match(codepipeline: FakeCodePipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(OBJECT_KEY="my website.zip")))
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = "my+website.zip"
@@ -276,9 +283,7 @@ def test_a_url_decoded_twin_does_not_match(
     assert _invoke(event, codepipeline)["status"] == "ignored"
 
 
-def test_fan_out_starts_every_routed_pipeline(
-    codepipeline: RecordingCodePipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fan_out_starts_every_routed_pipeline(codepipeline: FakeCodePipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     routes = [{"key": "site/*.zip", "pipeline": "site"}, {"key": "*.zip", "pipeline": "audit"}]
     monkeypatch.setattr(
         handler, "SETTINGS", load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
@@ -292,7 +297,7 @@ def test_fan_out_starts_every_routed_pipeline(
     assert [e["request"]["name"] for e in result["executions"]] == ["site", "audit"]
     assert set(result) == {"status", "versionPinned", "executions"}  # one shape, whatever the number of starts
     for execution in result["executions"]:
-        codepipeline.client.get_pipeline_execution(
+        codepipeline.get_pipeline_execution(
             pipelineName=execution["request"]["name"], pipelineExecutionId=execution["pipelineExecutionId"]
         )
     assert len({r["clientRequestToken"] for r in codepipeline.requests}) == 2
@@ -331,7 +336,7 @@ def test_fan_out_with_one_failure_starts_the_rest_then_raises(
 
 
 def test_appended_log_keys_do_not_leak_into_the_next_invocation(
-    codepipeline: RecordingCodePipeline, output: FunctionOutput
+    codepipeline: FakeCodePipeline, output: FunctionOutput
 ) -> None:
     _invoke(load_event("put-object.json"), codepipeline)
     output.records()

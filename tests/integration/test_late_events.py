@@ -9,11 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.stub import Stubber
 
 from local.lambda_context import LocalLambdaContext
 from support.events import fresh, load_event
+from support.fake_codepipeline import FakeCodePipeline
+from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
@@ -22,60 +23,25 @@ from trigger_fn.pipeline_client import LookupFailed
 from trigger_fn.retries import RetryPolicy
 
 VERSION = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
+BUCKET = "my-artifact-bucket"
+KEY = "my-website.zip"
 PIPELINE = "my-website-pipeline"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
+# The current-version check's faults, by the S3 fake's names.
+FAULTS = ("throttled", "server-error", "connection-reset", "access-denied")
+Journal = list[tuple[str, str]]
 
 
-def _s3_error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": status}}, "HeadObject"
-    )
+def _s3(journal: Journal, faults: list[str], current: str = VERSION) -> FakeS3:
+    """S3 whose HeadObject raises the faults first, then reports `current` as the key's current version."""
+    s3 = FakeS3(journal=journal)
+    s3.put(BUCKET, KEY, version_id=current)
+    s3.fail_next(*faults)
+    return s3
 
 
-FAULTS = {
-    "throttled": lambda: _s3_error("503", 503),
-    "server-error": lambda: _s3_error("500", 500),
-    "connection-reset": lambda: ConnectionClosedError(endpoint_url="https://s3.eu-west-1.amazonaws.com"),
-    "access-denied": lambda: _s3_error("403", 403),
-}
-
-
-class Journal:
-    """One ordered record of every AWS call, so a test can see what came before a start."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str]] = []
-
-
-class ScriptedS3:
-    """HeadObject that raises the scripted faults first, then reports `current` as the key's current version."""
-
-    def __init__(self, journal: Journal, faults: list[str], current: str = VERSION) -> None:
-        self.journal = journal
-        self.faults = list(faults)
-        self.current = current
-
-    def head_object(self, **_: Any) -> dict[str, str]:
-        if self.faults:
-            fault = self.faults.pop(0)
-            self.journal.calls.append(("head-failed", fault))
-            raise FAULTS[fault]()
-        self.journal.calls.append(("head-ok", self.current))
-        return {"VersionId": self.current}
-
-
-class JournalCodePipeline:
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self.started: list[dict[str, Any]] = []
-
-    def start_pipeline_execution(self, **params: Any) -> dict[str, str]:
-        self.journal.calls.append(("start", params["sourceRevisions"][0]["revisionValue"]))
-        self.started.append(params)
-        return {"pipelineExecutionId": f"e-{len(self.started)}"}
-
-    def list_pipeline_executions(self, **_: Any) -> dict[str, list[Any]]:
-        return {"pipelineExecutionSummaries": []}
+def _codepipeline(journal: Journal) -> FakeCodePipeline:
+    return FakeCodePipeline.with_pipelines(PIPELINE, journal=journal)
 
 
 def _invoke(event: dict[str, Any], clients: AwsClients) -> dict[str, Any]:
@@ -84,28 +50,28 @@ def _invoke(event: dict[str, Any], clients: AwsClients) -> dict[str, Any]:
 
 @pytest.mark.parametrize("fault", ["throttled", "server-error", "connection-reset"])
 def test_a_transient_fault_of_the_check_is_retried_and_the_start_waits_for_it(fault: str) -> None:
-    journal = Journal()
-    codepipeline = JournalCodePipeline(journal)
-    clients = AwsClients(codepipeline, s3=ScriptedS3(journal, [fault, fault]), retry=NO_WAIT)  # type: ignore[arg-type]
+    # One ordered journal of every AWS call, shared by both fakes: what came before the start.
+    journal: Journal = []
+    clients = AwsClients(_codepipeline(journal), s3=_s3(journal, [fault, fault]), retry=NO_WAIT)  # type: ignore[arg-type]
 
     result = _invoke(fresh(load_event("put-object.json")), clients)
 
     assert result["status"] == "started"
-    assert journal.calls == [("head-failed", fault), ("head-failed", fault), ("head-ok", VERSION), ("start", VERSION)]
+    assert journal == [("head-failed", fault), ("head-failed", fault), ("head-ok", VERSION), ("start", VERSION)]
 
 
 @pytest.mark.parametrize("fault", ["throttled", "server-error", "connection-reset", "access-denied"])
 def test_a_check_that_cannot_be_made_starts_nothing_and_raises(fault: str, output: FunctionOutput) -> None:
-    journal = Journal()
-    codepipeline = JournalCodePipeline(journal)
-    clients = AwsClients(codepipeline, s3=ScriptedS3(journal, [fault] * 10), retry=NO_WAIT)  # type: ignore[arg-type]
+    journal: Journal = []
+    codepipeline = _codepipeline(journal)
+    clients = AwsClients(codepipeline, s3=_s3(journal, [fault] * 10), retry=NO_WAIT)  # type: ignore[arg-type]
 
     with pytest.raises(VersionCheckFailed) as raised:
         _invoke(fresh(load_event("put-object.json")), clients)
 
-    assert codepipeline.started == []
+    assert codepipeline.requests == []
     # Transient faults are retried up to the policy's 4 attempts; AccessDenied is not retried.
-    assert len(journal.calls) == (1 if fault == "access-denied" else 4)
+    assert journal == [("head-failed", fault)] * (1 if fault == "access-denied" else 4)
     assert raised.value.transient is (fault != "access-denied")
     records = output.records()
     assert any(r.get("message") == "Current-version check failed" for r in records)
@@ -120,8 +86,8 @@ def test_under_random_check_faults_nothing_starts_unchecked_and_nothing_is_lost(
         event = fresh(load_event("put-object.json"))
         event["detail"]["object"]["version-id"] = f"v{number}.x"
         events.append(event)
-    journal = Journal()
-    codepipeline = JournalCodePipeline(journal)
+    journal: Journal = []
+    codepipeline = _codepipeline(journal)
 
     # WHEN Lambda runs each up to three times, a fresh draw of faults per attempt
     outcomes = {}
@@ -129,9 +95,8 @@ def test_under_random_check_faults_nothing_starts_unchecked_and_nothing_is_lost(
         version = event["detail"]["object"]["version-id"]
         outcomes[version] = "dlq"
         for _ in range(3):
-            faults = [rng.choice(list(FAULTS)) for _ in range(4) if rng.random() < 0.4]
-            s3 = ScriptedS3(journal, faults, current=version)
-            clients = AwsClients(codepipeline, s3=s3, retry=NO_WAIT)  # type: ignore[arg-type]
+            faults = [rng.choice(FAULTS) for _ in range(4) if rng.random() < 0.4]
+            clients = AwsClients(codepipeline, s3=_s3(journal, faults, current=version), retry=NO_WAIT)  # type: ignore[arg-type]
             try:
                 _invoke(event, clients)
             except VersionCheckFailed:
@@ -140,11 +105,13 @@ def test_under_random_check_faults_nothing_starts_unchecked_and_nothing_is_lost(
             break
 
     # THEN every start came right after a successful check of its own version, and each event is accounted for
-    for position, (call, version) in enumerate(journal.calls):
+    for position, (call, version) in enumerate(journal):
         if call == "start":
-            assert journal.calls[position - 1] == ("head-ok", version)
-    started = [version for call, version in journal.calls if call == "start"]
+            assert journal[position - 1] == ("head-ok", version)
+    started = [version for call, version in journal if call == "start"]
     assert sorted(started) == sorted(v for v, outcome in outcomes.items() if outcome == "started")
+    # CodePipeline's side agrees: one execution per started version, on that version.
+    assert sorted(version for _, version in codepipeline.started_versions()) == sorted(started)
     assert set(outcomes.values()) == {"started", "dlq"}  # some kept for the DLQ, none silently dropped
 
 
@@ -157,9 +124,7 @@ def _stubbed(
     codepipeline = boto3.client("codepipeline", region_name="eu-west-1")
     s3 = boto3.client("s3", region_name="eu-west-1")
     pipeline_stub, s3_stub = Stubber(codepipeline), Stubber(s3)
-    s3_stub.add_response(
-        "head_object", {"VersionId": VERSION}, {"Bucket": "my-artifact-bucket", "Key": "my-website.zip"}
-    )
+    s3_stub.add_response("head_object", {"VersionId": VERSION}, {"Bucket": BUCKET, "Key": KEY})
     if summaries is not None:
         pipeline_stub.add_response(
             "list_pipeline_executions",
@@ -228,7 +193,7 @@ def test_when_the_lookup_fails_nothing_starts_and_the_event_is_kept() -> None:
     codepipeline = boto3.client("codepipeline", region_name="eu-west-1")
     with Stubber(codepipeline) as stub:
         stub.add_client_error("list_pipeline_executions", "AccessDeniedException", "no", 400)
-        clients = AwsClients(codepipeline, s3=ScriptedS3(Journal(), []), retry=NO_WAIT)  # type: ignore[arg-type]
+        clients = AwsClients(codepipeline, s3=_s3([], []), retry=NO_WAIT)  # type: ignore[arg-type]
 
         with pytest.raises(LookupFailed, match=r"ListPipelineExecutions\(my-website-pipeline\) failed"):
             _invoke(load_event("put-object.json"), clients)

@@ -18,10 +18,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-
 from support.events import fresh, load_event
-from support.fake_s3 import CurrentVersions
+from support.fake_codepipeline import FakeCodePipeline
+from support.fake_s3 import FakeS3
 from trigger_fn.clients import AwsClients
 from trigger_fn.pipeline_client import StartFailed
 from trigger_fn.retries import RetryPolicy
@@ -45,7 +44,8 @@ SETTINGS = load_settings(
         ),
     }
 )
-EXISTING_PIPELINES = {"release", "everything"}
+# "deleted-pipeline" is routed to but does not exist.
+EXISTING_PIPELINES = ("release", "everything")
 
 
 @dataclass(frozen=True)
@@ -72,79 +72,15 @@ def _seeded(seed: int) -> random.Random:
     return random.Random(seed)  # noqa: S311 - reproducible test data, not security
 
 
-def _client_error(code: str, status: int) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        "StartPipelineExecution",
-    )
-
-
-class FaultyCodePipeline:
-    """StartPipelineExecution with injected faults, idempotent on clientRequestToken like the real service."""
-
-    FAULTS = (
-        ("throttled", 0.12),
-        ("server-error", 0.06),
-        ("conflict", 0.04),
-        ("permanent", 0.02),
-        ("connection-lost", 0.02),
-        ("started-answer-lost", 0.04),
-    )
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.executions: dict[str, str] = {}  # clientRequestToken -> execution id
-        self.params: dict[str, dict[str, Any]] = {}
-        self.mismatched: list[str] = []
-        self.faults: Counter[str] = Counter()
-        self.replays = 0
-        self.calls = 0
-        # Which upload the caller is handling: lets the test count executions per object version.
-        self.handling = ""
-        self.started_for: Counter[tuple[str, str]] = Counter()
-
-    def start_pipeline_execution(self, **params: Any) -> dict[str, str]:
-        self.calls += 1
-        token = params["clientRequestToken"]
-        if params["name"] not in EXISTING_PIPELINES:
-            self.faults["pipeline-not-found"] += 1
-            raise _client_error("PipelineNotFoundException", 400)
-        fault = self._draw_fault()
-        if fault == "throttled":
-            raise _client_error("ThrottlingException", 400)
-        if fault == "server-error":
-            raise _client_error(self.rng.choice(["InternalFailure", "ServiceUnavailable"]), 503)
-        if fault == "conflict":
-            raise _client_error("ConflictException", 409)
-        if fault == "permanent":
-            raise _client_error("AccessDeniedException", 403)
-        if fault == "connection-lost":
-            raise EndpointConnectionError(endpoint_url="https://codepipeline.eu-west-1.amazonaws.com/")
-        execution_id = self._start(token, params)
-        if fault == "started-answer-lost":
-            # The execution exists; only the answer is gone. A repeat with the token must not start another.
-            raise ReadTimeoutError(endpoint_url="https://codepipeline.eu-west-1.amazonaws.com/")
-        return {"pipelineExecutionId": execution_id}
-
-    def _draw_fault(self) -> str | None:
-        roll = self.rng.random()
-        for name, share in self.FAULTS:
-            if roll < share:
-                self.faults[name] += 1
-                return name
-            roll -= share
-        return None
-
-    def _start(self, token: str, params: dict[str, Any]) -> str:
-        if token in self.executions:
-            self.replays += 1
-            if params != self.params[token]:
-                self.mismatched.append(token)
-            return self.executions[token]
-        self.executions[token] = f"execution-{len(self.executions) + 1:05d}"
-        self.params[token] = copy.deepcopy(params)
-        self.started_for[(self.handling, params["name"])] += 1
-        return self.executions[token]
+# The shared fake's faults, each a share of StartPipelineExecution calls: about 30 % fail.
+FAULTS = (
+    ("throttled", 0.12),
+    ("server-error", 0.06),
+    ("conflict", 0.04),
+    ("access-denied", 0.02),  # permanent
+    ("connection-lost", 0.02),
+    ("started-answer-lost", 0.04),
+)
 
 
 def _event(rng: random.Random, template: str, key: str) -> dict[str, Any]:
@@ -190,39 +126,47 @@ def _uploads(rng: random.Random) -> list[Delivery]:
 
 
 def _run_like_lambda(
-    deliveries: list[Delivery], clients: AwsClients, codepipeline: FaultyCodePipeline
-) -> list[Delivery]:
-    """Each round tries every delivery still owed a try; what raised in all three rounds is dead-lettered."""
+    deliveries: list[Delivery], clients: AwsClients, codepipeline: FakeCodePipeline
+) -> tuple[list[Delivery], Counter[tuple[str, str]]]:
+    """Each round tries every delivery still owed a try; what raised in all three rounds is dead-lettered.
+
+    Also counts, service side, the executions each upload's deliveries made start, per pipeline.
+    """
+    started_for: Counter[tuple[str, str]] = Counter()
     pending = deliveries
     for _ in range(LAMBDA_ATTEMPTS):
         raised = []
         for delivery in pending:
             delivery.attempts += 1
-            codepipeline.handling = delivery.upload.name
+            before = len(codepipeline.executions)
             try:
                 delivery.result = handle_event(copy.deepcopy(delivery.event), SETTINGS, clients)
             except Exception as error:  # noqa: BLE001 - Lambda retries whatever the function raises
                 delivery.errors.append(error)
                 raised.append(delivery)
                 continue
+            finally:
+                for execution in codepipeline.executions[before:]:
+                    assert execution.version_id == delivery.event["detail"]["object"].get("version-id")
+                    started_for[(delivery.upload.name, execution.pipeline)] += 1
             delivery.outcome = "started" if delivery.result["status"] == "started" else "ignored"
         pending = raised
     for delivery in pending:
         delivery.outcome = "dlq"
-    return pending
+    return pending, started_for
 
 
 def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_once() -> None:
     # GIVEN 1,000 deliveries and a CodePipeline that fails about 30 % of calls
     deliveries = _uploads(_seeded(SEED))
-    codepipeline = FaultyCodePipeline(_seeded(SEED + 1))
+    codepipeline = FakeCodePipeline.with_pipelines(*EXISTING_PIPELINES, random_faults=FAULTS, rng=_seeded(SEED + 1))
     sleeps: list[float] = []
     # Each upload is its key's only version, so S3 reports every event's version as current.
-    s3 = CurrentVersions.as_in(*(d.event for d in deliveries if d.upload.kind != "malformed"))
+    s3 = FakeS3.holding(*(d.event for d in deliveries if d.upload.kind != "malformed"))
     clients = AwsClients(codepipeline, s3=s3, retry=RetryPolicy(sleep=sleeps.append))  # type: ignore[arg-type]
 
     # WHEN Lambda runs them, retrying what raised
-    dlq = _run_like_lambda(deliveries, clients, codepipeline)
+    dlq, started_for = _run_like_lambda(deliveries, clients, codepipeline)
 
     # THEN every delivery is accounted for: started, ignored with its reason, or dead-lettered
     assert len(deliveries) == DELIVERIES
@@ -265,18 +209,19 @@ def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_
         never_started
     )
     # The service side agrees: one execution per (version, pipeline), none for anything else.
-    assert max(codepipeline.started_for.values()) == 1
-    assert set(runs) <= set(codepipeline.started_for) <= expected
-    assert codepipeline.mismatched == []
+    assert max(started_for.values()) == 1
+    assert set(runs) <= set(started_for) <= expected
+    assert sum(started_for.values()) == len(codepipeline.executions)
+    assert codepipeline.token_mismatches == []
 
     # AND the faults really happened, including answers lost after the start, which tokens made harmless
-    for fault, _ in FaultyCodePipeline.FAULTS:
+    for fault, _ in FAULTS:
         assert codepipeline.faults[fault] >= 5, codepipeline.faults
     assert codepipeline.replays >= 5
     assert sleeps
     assert all(0 <= delay <= RetryPolicy().max_delay_s for delay in sleeps)
     summary = Counter(delivery.outcome for delivery in deliveries)
-    print(f"outcomes {dict(summary)}; faults {dict(codepipeline.faults)}; calls {codepipeline.calls}")
+    print(f"outcomes {dict(summary)}; faults {dict(codepipeline.faults)}; calls {len(codepipeline.requests)}")
 
 
 def test_the_same_run_gives_the_same_outcome() -> None:

@@ -1,7 +1,7 @@
 """Events in any order, any of them repeated: only a version that is current when its event is handled starts.
 
 Real uploads to moto's versioned S3, real S3 → EventBridge events through the template's rule, the function's
-own current-version check against moto's HeadObject; CodePipeline is a recorder.
+own current-version check against moto's HeadObject; CodePipeline is the tests' shared fake, which remembers tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.moto_path import MotoStack, moto_stack
+from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.settings import load_settings
@@ -30,23 +31,22 @@ GUARDED = {"site": {"site.zip"}, "deploy": set(KEYS)}
 EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-class StartRecorder:
-    """CodePipeline that starts whatever it is asked to and remembers (pipeline, version) per start."""
-
-    def __init__(self) -> None:
-        self.starts: list[tuple[str, str]] = []
-
-    def start_pipeline_execution(self, **params: Any) -> dict[str, str]:
-        self.starts.append((params["name"], params["sourceRevisions"][0]["revisionValue"]))
-        return {"pipelineExecutionId": f"e-{len(self.starts)}"}
+def _codepipeline() -> FakeCodePipeline:
+    return FakeCodePipeline.with_pipelines("site", "deploy", "archive")
 
 
-def _handle(stack: MotoStack, recorder: StartRecorder, event: dict[str, Any]) -> list[tuple[str, str]]:
-    """What one handling of the event started."""
-    before = len(recorder.starts)
-    clients = AwsClients(recorder, s3=stack.s3, retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
+def _handle(stack: MotoStack, codepipeline: FakeCodePipeline, event: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """What one handling of the event asked CodePipeline to start, as (pipeline, version)."""
+    before = len(codepipeline.requests)
+    clients = AwsClients(codepipeline, s3=stack.s3, retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     handle_event(json.loads(json.dumps(event)), SETTINGS, clients)
-    return recorder.starts[before:]
+    return [(request["name"], _pinned(request)) for request in codepipeline.requests[before:]]
+
+
+def _pinned(request: dict[str, Any]) -> str | None:
+    return next(
+        (r["revisionValue"] for r in request["sourceRevisions"] if r["revisionType"] == "S3_OBJECT_VERSION_ID"), None
+    )
 
 
 def _version(event: dict[str, Any]) -> str:
@@ -72,18 +72,20 @@ def test_after_all_uploads_only_each_keys_newest_version_starts_on_guarded_route
         events = stack.delivered_events()
         deliveries = events + [events[i % len(events)] for i in repeats]
         order.shuffle(deliveries)
-        recorder = StartRecorder()
+        codepipeline = _codepipeline()
 
         # WHEN the function handles each delivery
         for event in deliveries:
-            _handle(stack, recorder, event)
+            _handle(stack, codepipeline, event)
 
     # THEN guarded routes started only each key's newest version; the archive route every delivered version
-    started = set(recorder.starts)
+    started = codepipeline.started_versions()
     assert {(p, v) for p, v in started if p != "archive"} == {
         (pipeline, newest[key]) for pipeline, keys in GUARDED.items() for key in keys if key in newest
     }
     assert {v for p, v in started if p == "archive"} == {_version(e) for e in events}
+    # AND however often an event came, each (pipeline, version) has one execution: repeats carry its token
+    assert len(started) == len(set(started))
 
 
 @EXAMPLES
@@ -92,7 +94,7 @@ def test_interleaved_uploads_and_deliveries_start_only_what_is_current_when_hand
     with moto_stack(**PARAMETERS) as stack:
         current: dict[str, str] = {}
         events: list[dict[str, Any]] = []
-        recorder = StartRecorder()
+        codepipeline = _codepipeline()
         for step in steps:
             if isinstance(step, str):
                 # An upload: its version becomes the key's current one.
@@ -103,9 +105,12 @@ def test_interleaved_uploads_and_deliveries_start_only_what_is_current_when_hand
                 continue
             # A delivery of any earlier upload's event, possibly again, possibly long after newer uploads.
             event = events[step % len(events)]
-            started = _handle(stack, recorder, event)
+            started = _handle(stack, codepipeline, event)
 
             key, version = _key(event), _version(event)
             expected = {(p, version) for p, keys in GUARDED.items() if key in keys and version == current[key]}
             expected.add(("archive", version))
             assert set(started) == expected, (key, version, current)
+
+    started_versions = codepipeline.started_versions()
+    assert len(started_versions) == len(set(started_versions))

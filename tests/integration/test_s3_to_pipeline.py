@@ -17,7 +17,7 @@ from local.moto_path import REGION, MotoStack, function_environment, moto_stack
 from local.sample_site import zip_site
 from local.template_model import REQUIRED_PARAMETERS
 from support.environment import ROOT
-from support.recording import RecordingCodePipeline
+from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
 from trigger_fn.retries import RetryPolicy
@@ -41,7 +41,7 @@ def test_an_upload_starts_the_pipeline_on_the_version_s3_reported(monkeypatch: p
     with moto_stack() as stack:
         version = stack.upload("my-website.zip", zip_site()[0])
         (event,) = stack.delivered_events()
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         result = _run_function(event, recorder, {}, monkeypatch, stack.s3)
 
@@ -62,7 +62,7 @@ def test_after_a_newer_upload_only_the_newer_version_starts(monkeypatch: pytest.
         v1 = stack.upload("my-website.zip", b"v1")
         v2 = stack.upload("my-website.zip", b"v2")
         first, second = sorted(stack.delivered_events(), key=lambda e: e["detail"]["object"]["version-id"] != v1)
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         # WHEN the function handles v1's event (late, after v2 landed), then v2's
         late = _run_function(first, recorder, {}, monkeypatch, stack.s3)
@@ -82,7 +82,7 @@ def test_after_a_delete_nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
         stack.upload("my-website.zip", b"v1")
         (event,) = stack.delivered_events()
         stack.s3.delete_object(Bucket=stack.bucket, Key="my-website.zip")  # a delete marker is now current
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         result = _run_function(event, recorder, {}, monkeypatch, stack.s3)
 
@@ -103,7 +103,7 @@ def test_a_route_that_wants_every_version_starts_a_replaced_one_and_the_others_d
         v1 = stack.upload("site.zip", b"v1")
         stack.upload("site.zip", b"v2")
         (v1_event,) = [e for e in stack.delivered_events() if e["detail"]["object"]["version-id"] == v1]
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         result = _run_function(v1_event, recorder, parameters, monkeypatch, stack.s3)
 
@@ -136,7 +136,7 @@ def test_a_wildcard_key_matches_nested_keys_in_the_rule_and_the_function(monkeyp
         stack.upload("releases/2026/11/site.zip", b"x")
         stack.upload("releases/notes.txt", b"x")
         (event,) = stack.delivered_events()
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         result = _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 
@@ -150,7 +150,7 @@ def test_keys_with_spaces_and_non_ascii_arrive_raw_and_match_raw(key: str, monke
     with moto_stack(**parameters) as stack:
         stack.upload(key, b"x")
         (event,) = stack.delivered_events()
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 
@@ -166,7 +166,7 @@ def test_routes_fan_out_from_one_upload(monkeypatch: pytest.MonkeyPatch) -> None
         stack.upload("site/v1.zip", b"x")
         stack.upload("notes.txt", b"x")
         (event,) = stack.delivered_events()
-        recorder = RecordingCodePipeline(stack.codepipeline)
+        recorder = FakeCodePipeline.over(stack.codepipeline)
 
         result = _run_function(event, recorder, parameters, monkeypatch, stack.s3)
 

@@ -26,7 +26,6 @@ from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
 from support.events import load_event
 from support.fake_codepipeline import FakeCodePipeline
-from support.recording import RecordingCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Start, decide, request_token, rollback_token
 from trigger_fn.retries import RetryPolicy
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Deployed:
     session: boto3.Session
     s3: Any
-    codepipeline: RecordingCodePipeline
+    codepipeline: FakeCodePipeline
     versions: list[str]
 
 
@@ -51,7 +50,7 @@ def deployed(request: pytest.FixtureRequest) -> Iterator[Deployed]:
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         versions = deploy(session, environment)
-        yield Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), versions)
+        yield Deployed(session, session.client("s3"), FakeCodePipeline.over(session.client("codepipeline")), versions)
 
 
 def args(key: str = KEY, version: str | None = None, *, dry_run: bool = False, **more: Any) -> argparse.Namespace:
@@ -234,8 +233,8 @@ def test_make_start_and_the_function_send_identical_requests(environment: dict[s
             object_key=KEY,
             source_action="Fetch",
         )
-        by_hand = Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), [])
-        by_function = RecordingCodePipeline(session.client("codepipeline"))
+        by_hand = Deployed(session, session.client("s3"), FakeCodePipeline.over(session.client("codepipeline")), [])
+        by_function = FakeCodePipeline.over(session.client("codepipeline"))
 
         # WHEN a person starts it by hand, and the function handles the object's own S3 event
         code, _, err = start(by_hand, args())
@@ -297,7 +296,7 @@ def test_an_unversioned_object_starts_unpinned_with_a_repeatable_token() -> None
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         deploy(session, FUNCTION_ENV, versioned=False)
-        deployed = Deployed(session, session.client("s3"), RecordingCodePipeline(session.client("codepipeline")), [])
+        deployed = Deployed(session, session.client("s3"), FakeCodePipeline.over(session.client("codepipeline")), [])
 
         first = start(deployed, args())
         second = start(deployed, args())

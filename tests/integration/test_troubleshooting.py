@@ -28,7 +28,7 @@ from ops.stack import StackLocation
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
 from support.events import fresh, load_event
-from support.fake_s3 import CurrentVersions
+from support.fake_s3 import FakeS3
 from support.guided import project_with_samconfig, save_as_guided
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest, decide
@@ -64,21 +64,20 @@ def _route_outside_allowed() -> str:
     return _settings_error({"SOURCE_BUCKET": BUCKET, "ROUTES": routes, "ALLOWED_PIPELINES": "site"})
 
 
-def _function_log(
-    event_name: str, capsys: pytest.CaptureFixture[str], s3: CurrentVersions | None = None, **changes: str
-) -> str:
+def _function_log(event_name: str, capsys: pytest.CaptureFixture[str], s3: FakeS3 | None = None, **changes: str) -> str:
     from support.function_output import CurrentStdout
     from trigger_fn.observability import logger
 
     logger.registered_handler.setStream(CurrentStdout())  # type: ignore[union-attr, arg-type]
     settings = load_settings({**FUNCTION_ENV, **changes})
-    handle_event(fresh(load_event(event_name)), settings, AwsClients(s3=s3 or CurrentVersions()))  # type: ignore[arg-type]
+    handle_event(fresh(load_event(event_name)), settings, AwsClients(s3=s3 or FakeS3()))  # type: ignore[arg-type]
     return capsys.readouterr().out
 
 
 def _superseded(capsys: pytest.CaptureFixture[str]) -> str:
-    newer = CurrentVersions({(BUCKET, KEY): "a-newer-version"})
-    return _function_log("put-object.json", capsys, newer)
+    s3 = FakeS3()
+    s3.put(BUCKET, KEY, version_id="a-newer-version")
+    return _function_log("put-object.json", capsys, s3)
 
 
 def _version_check_denied() -> str:

@@ -1,1 +1,1 @@
-"""Helpers the tests share: the function's environment, sample events, reading its output, recording fakes."""
+"""Helpers the tests share: the function's environment, sample events, reading its output, the AWS fakes."""

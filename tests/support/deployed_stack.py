@@ -9,6 +9,7 @@ import zipfile
 import boto3
 
 from local.example_pipeline import create_s3_source_pipeline
+from trigger_fn.settings import load_settings
 
 REGION = "eu-west-1"
 BUCKET = "my-artifact-bucket"
@@ -36,8 +37,16 @@ def deploy(session: boto3.Session, environment: dict[str, str], *, versioned: bo
     if versioned:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     versions = [s3.put_object(Bucket=BUCKET, Key=KEY, Body=body).get("VersionId") for body in (b"v1", b"v2")]
+    # CodePipeline refuses an S3_OBJECT_KEY revision unless the source action allows it: set up as the routes need.
+    override = any(r.override_key for r in load_settings(environment).routes if r.pipeline == PIPELINE)
     create_s3_source_pipeline(
-        codepipeline=session.client("codepipeline"), iam=iam, s3=s3, name=PIPELINE, source_bucket=BUCKET, object_key=KEY
+        codepipeline=session.client("codepipeline"),
+        iam=iam,
+        s3=s3,
+        name=PIPELINE,
+        source_bucket=BUCKET,
+        object_key=KEY,
+        allow_key_override=override,
     )
     role = iam.create_role(RoleName="trigger-role", AssumeRolePolicyDocument=json.dumps({}))["Role"]["Arn"]
     code = io.BytesIO()

@@ -13,7 +13,8 @@ Each rule is documented in docs/decisions.md ("The tests' AWS models"), with its
 - faults on demand: scripted (`fail_next`), random by share (`random_faults`), or a start rate (`max_starts_per_s`).
 
 With `backend=` (a moto client) the executions are also started there, so GetPipelineExecution and the rest answer
-as moto does; without, the pipelines named are the ones that exist.
+as moto does, and each pipeline's execution mode, S3 source action and key override are read from its definition
+there (GetPipeline) unless the test names the pipeline itself; without, the pipelines named are the ones that exist.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class FakeCodePipeline:
 
     @classmethod
     def over(cls, backend: Any, **options: Any) -> FakeCodePipeline:
-        """The model's rules in front of a moto client that holds the pipelines and executions."""
+        """The model's rules in front of a moto client that holds the pipelines (their definitions) and executions."""
         return cls(backend=backend, **options)
 
     # ------------------------------------------------------------------ injection
@@ -293,8 +294,13 @@ class FakeCodePipeline:
 
     def _pipeline(self, name: str, operation: str) -> Pipeline | None:
         if self.backend is not None:
-            # moto answers PipelineNotFoundException itself; the model keeps only modes set by the test.
-            return self.pipelines.get(name)
+            # moto answers PipelineNotFoundException itself; the rules follow the pipeline as moto holds it.
+            if name not in self.pipelines:
+                defined = _defined_in(self.backend, name)
+                if defined is None:
+                    return None
+                self.pipelines[name] = defined
+            return self.pipelines[name]
         if name not in self.pipelines:
             raise client_error("PipelineNotFoundException", 400, operation, f"pipeline {name} does not exist")
         return self.pipelines[name]
@@ -304,6 +310,26 @@ class FakeCodePipeline:
             if execution.execution_id == execution_id:
                 return execution
         raise client_error("PipelineExecutionNotFoundException", 400, "GetPipelineExecution")
+
+
+def _defined_in(backend: Any, name: str) -> Pipeline | None:
+    """The pipeline as the backend defines it: execution mode, S3 source action, AllowOverrideForS3ObjectKey."""
+    try:
+        declaration = backend.get_pipeline(name=name)["pipeline"]
+    except ClientError:
+        return None
+    for stage in declaration.get("stages", []):
+        for action in stage.get("actions", []):
+            kind = action.get("actionTypeId", {})
+            if (kind.get("category"), kind.get("provider")) == ("Source", "S3"):
+                override = str(action.get("configuration", {}).get("AllowOverrideForS3ObjectKey", "false"))
+                return Pipeline(
+                    name,
+                    mode=declaration.get("executionMode", "SUPERSEDED"),
+                    source_action=action["name"],
+                    allow_key_override=override.lower() == "true",
+                )
+    return None
 
 
 def _validate(params: dict[str, Any], pipeline: Pipeline | None) -> None:

@@ -6,7 +6,8 @@ Each rule is documented in docs/decisions.md ("The tests' AWS models"), with its
   `may_list(bucket, key)` is that permission, e.g. the function role's policy evaluated by support.iam_policy;
 - a 404 for a delete marker carries `x-amz-delete-marker: true`;
 - an object stored with a customer-provided key (SSE-C) answers 400 to a HEAD without that key;
-- faults on demand (`fail_next`): throttled (503), server error (500), connection reset, access denied (403).
+- faults on demand (`fail_next`): throttled (503), server error (500), connection reset, connection lost (the
+  endpoint never reached), access denied (403).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 ENDPOINT = "https://s3.eu-west-1.amazonaws.com"
 _FAULTS = {"throttled": 503, "server-error": 500, "access-denied": 403}
 CONNECTION_RESET = "connection-reset"
-FAULT_NAMES = (*_FAULTS, CONNECTION_RESET)
+CONNECTION_LOST = "connection-lost"
+FAULT_NAMES = (*_FAULTS, CONNECTION_RESET, CONNECTION_LOST)
 
 
 def head_error(status: int, headers: dict[str, str] | None = None) -> ClientError:
@@ -54,6 +56,8 @@ class FakeS3:
     # (bucket, key) -> versions, oldest first.
     versions: dict[tuple[str, str], list[ObjectVersion]] = field(default_factory=dict)
     heads: list[tuple[str, str]] = field(default_factory=list)
+    # Every HeadObject request as sent.
+    requests: list[dict[str, Any]] = field(default_factory=list)
     _scripted: list[str] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -107,11 +111,15 @@ class FakeS3:
     # ------------------------------------------------------------------ the API
     def head_object(self, *, Bucket: str, Key: str, VersionId: str | None = None, **params: Any) -> dict[str, Any]:
         self.heads.append((Bucket, Key))
+        sent = {"Bucket": Bucket, "Key": Key, **({"VersionId": VersionId} if VersionId else {}), **params}
+        self.requests.append(sent)
         if self._scripted:
             fault = self._scripted.pop(0)
             self._note("head-failed", fault)
             if fault == CONNECTION_RESET:
                 raise ConnectionClosedError(endpoint_url=ENDPOINT)
+            if fault == CONNECTION_LOST:
+                raise EndpointConnectionError(endpoint_url=ENDPOINT)
             raise head_error(_FAULTS[fault])
         versions = self.versions.get((Bucket, Key), [])
         found = next((v for v in versions if v.version_id == VersionId), None) if VersionId else None

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from local.lambda_context import LocalLambdaContext
 from support.events import load_event
-from support.fake_s3 import current_versions_of
+from support.fake_codepipeline import FakeCodePipeline, Pipeline
+from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
@@ -265,27 +266,20 @@ def test_the_token_does_not_depend_on_the_event_id(event: str, other_id: str) ->
     assert [r.client_request_token for r in first.requests] == [r.client_request_token for r in second.requests]
 
 
-class RecordingCodePipeline:
-    """Accepts every StartPipelineExecution and keeps it; knows no earlier executions."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-
-    def start_pipeline_execution(self, **params: Any) -> dict[str, str]:
-        self.requests.append(params)
-        return {"pipelineExecutionId": f"execution-{len(self.requests)}"}
-
-    def list_pipeline_executions(self, **_: Any) -> dict[str, list[Any]]:
-        return {"pipelineExecutionSummaries": []}
+def _codepipeline() -> FakeCodePipeline:
+    """The pipelines of the routes, as they must be set up for them: "site" allows the key override its route uses."""
+    return FakeCodePipeline(
+        pipelines={"everything": Pipeline("everything"), "site": Pipeline("site", allow_key_override=True)}
+    )
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=HOSTILE_EVENTS)
 @with_edge_cases
 def test_handle_event_starts_only_what_the_oracle_allows(event: Any) -> None:
-    codepipeline = RecordingCodePipeline()
+    codepipeline = _codepipeline()
     # S3 reports the event's own version as current: the hostile part is the event, not the bucket.
-    s3 = current_versions_of(event)
+    s3 = FakeS3.holding_any(event)
     clients = AwsClients(codepipeline, s3=s3, retry=RetryPolicy(sleep=lambda _: None))  # type: ignore[arg-type]
     expected = oracle(event, None)
 
@@ -301,6 +295,8 @@ def test_handle_event_starts_only_what_the_oracle_allows(event: Any) -> None:
         assert result["status"] == "started"
         key = event["detail"]["object"]["key"]
         assert len(codepipeline.requests) == (2 if key == ROUTED_KEY else 1)
+        # CodePipeline accepted each: a new execution per request, none refused by its rules.
+        assert len(codepipeline.executions) == len(codepipeline.requests)
     else:
         assert (expected, result["status"]) == ("ignore", "ignored")
         assert codepipeline.requests == []
@@ -340,15 +336,16 @@ def _large_event(marker: str) -> dict[str, Any]:
 
 
 def test_an_event_at_the_size_limit_starts_exactly_once() -> None:
-    codepipeline = RecordingCodePipeline()
+    codepipeline = FakeCodePipeline.with_pipelines("site")
 
     event = _large_event("filler")
-    clients = AwsClients(codepipeline, s3=current_versions_of(event))  # type: ignore[arg-type]
+    clients = AwsClients(codepipeline, s3=FakeS3.holding(event))  # type: ignore[arg-type]
 
     result = handle_event(event, ONE_ROUTE, clients)
 
     assert result["status"] == "started"
     assert len(codepipeline.requests) == 1
+    assert len(codepipeline.executions) == 1
 
 
 MARKER = "PRIVATE-7f1e"
@@ -370,7 +367,7 @@ def test_no_event_body_reaches_the_logs(event_name: str, output: FunctionOutput,
 
     # WHEN the real entry point (with its Powertools decorators) handles it
     try:
-        clients = AwsClients(RecordingCodePipeline(), s3=current_versions_of(event))  # type: ignore[arg-type]
+        clients = AwsClients(FakeCodePipeline.with_pipelines("site"), s3=FakeS3.holding_any(event))  # type: ignore[arg-type]
         handler.lambda_handler(event, LocalLambdaContext(), clients=clients)
     except MalformedEventError:
         assert event_name == "malformed-missing-key.json"

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 from botocore.stub import Stubber
 
+from support.fake_s3 import FakeS3
 from trigger_fn.decisions import CurrentVersion
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.retries import RetryPolicy
@@ -73,20 +73,12 @@ def test_throttling_and_server_errors_are_retried(s3: tuple[object, Stubber], co
 
 
 def test_connection_errors_are_retried() -> None:
-    class Unreachable:
-        def __init__(self) -> None:
-            self.errors = [
-                EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com"),
-                ConnectionClosedError(endpoint_url="https://s3.eu-west-1.amazonaws.com"),
-            ]
+    s3 = FakeS3()
+    s3.put(BUCKET, KEY, version_id="v2.abc")
+    s3.fail_next("connection-lost", "connection-reset")
 
-        def head_object(self, **params: str) -> dict[str, str]:
-            assert params == EXPECTED_PARAMS
-            if self.errors:
-                raise self.errors.pop(0)
-            return {"VersionId": "v2.abc"}
-
-    assert _check(Unreachable()) == CurrentVersion("v2.abc")
+    assert _check(s3) == CurrentVersion("v2.abc")
+    assert s3.requests == [EXPECTED_PARAMS] * 3
 
 
 def test_a_check_that_keeps_failing_raises_transient(s3: tuple[object, Stubber]) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
+from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest
 from trigger_fn.pipeline_client import StartFailed, start_execution
@@ -151,28 +151,21 @@ def test_stops_retrying_when_the_invocation_is_running_out(client_and_stub: tupl
 
 
 def test_connection_errors_are_transient() -> None:
-    class Unreachable:
-        calls = 0
+    codepipeline = FakeCodePipeline.with_pipelines(REQUEST.pipeline)
+    codepipeline.fail_next("connection-lost")
 
-        def start_pipeline_execution(self, **_: object) -> dict[str, str]:
-            self.calls += 1
-            if self.calls == 1:
-                raise EndpointConnectionError(endpoint_url="https://codepipeline.eu-west-1.amazonaws.com")
-            return {"pipelineExecutionId": EXECUTION_ID}
+    execution_id = _start(codepipeline, [])
 
-    client = Unreachable()
-
-    assert _start(client, []) == EXECUTION_ID
-    assert client.calls == 2
+    assert codepipeline.requests == [EXPECTED_PARAMS, EXPECTED_PARAMS]
+    assert [execution.execution_id for execution in codepipeline.executions] == [execution_id]
 
 
-def test_a_response_without_an_execution_id_is_never_a_success() -> None:
-    class Empty:
-        def start_pipeline_execution(self, **_: object) -> dict[str, str]:
-            return {}
+def test_a_response_without_an_execution_id_is_never_a_success(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    stub.add_response("start_pipeline_execution", {}, EXPECTED_PARAMS)
 
     with pytest.raises(StartFailed, match="NoExecutionId"):
-        _start(Empty(), [], max_attempts=1)
+        _start(client, [], max_attempts=1)
 
 
 def test_clients_are_made_on_first_use_never_at_import() -> None:
