@@ -80,6 +80,30 @@ def _superseded(capsys: pytest.CaptureFixture[str]) -> str:
     return _function_log("put-object.json", capsys, s3)
 
 
+def _customer_key_object(capsys: pytest.CaptureFixture[str]) -> str:
+    s3 = FakeS3()
+    s3.put(BUCKET, KEY, version_id=load_event("put-object.json")["detail"]["object"]["version-id"], customer_key=True)
+    return _function_log("put-object.json", capsys, s3)
+
+
+def _route_outside_key_filter() -> str:
+    routes = json.dumps([{"key": "site/*.zip", "pipeline": "site"}, {"key": "site/*.tar.gz", "pipeline": "site"}])
+    return _settings_error({"SOURCE_BUCKET": BUCKET, "ROUTES": routes, "ROUTES_KEY_FILTER": "*.zip"})
+
+
+def _over_long_variable(capsys: pytest.CaptureFixture[str]) -> str:
+    from support.function_output import CurrentStdout
+    from trigger_fn.observability import logger
+
+    logger.registered_handler.setStream(CurrentStdout())  # type: ignore[union-attr, arg-type]
+    routes = json.dumps([{"key": "*.zip", "pipeline": "site", "variables": {"UPLOAD_KEY": "key"}}])
+    event = fresh(load_event("put-object.json"))
+    event["detail"]["object"]["key"] = "a" * 1001 + ".zip"
+    # A dry run: the plan is what leaves the variable out, before any call.
+    handle_event(event, load_settings({"SOURCE_BUCKET": BUCKET, "ROUTES": routes, "DRY_RUN": "true"}), AwsClients())
+    return capsys.readouterr().out
+
+
 def _version_check_denied() -> str:
     client = boto3.client("s3", region_name=REGION)
     with Stubber(client) as stub:
@@ -175,6 +199,13 @@ def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, 
         "is not in ALLOWED_PIPELINES": _route_outside_allowed,
         "Ignored event": lambda: _function_log("other-key.json", capsys),
         "reason_code": lambda: _superseded(capsys),
+        "customer_key_encrypted": lambda: _customer_key_object(capsys),
+        "ROUTES[1].key 'site/*.tar.gz' can never match: the rule only passes keys matching RoutesKeyFilter": (
+            _route_outside_key_filter
+        ),
+        "Pipeline variables left out: their value is longer than CodePipeline's 1000 characters": lambda: (
+            _over_long_variable(capsys)
+        ),
         "HeadObject(s3://my-artifact-bucket/my-website.zip) failed, so its current version is unknown: AccessDenied": (
             _version_check_denied
         ),
