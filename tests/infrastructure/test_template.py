@@ -301,13 +301,20 @@ class TestSourceBucket:
             "ServiceTimeout": 300,
             "BucketName": "my-artifact-bucket",
             "ExpectedBucketOwner": "123456789012",
+            "AdopterRecord": "bucket-tags",
         }
         role = of_type(template, "AWS::IAM::Role")["BucketAdopterRole"]
         s3_statements = [s for s in statements(role) if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+        # The notification configuration and the adopter record (tags) of that one bucket, nothing else.
         assert s3_statements == [
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                "Action": [
+                    "s3:GetBucketNotification",
+                    "s3:PutBucketNotification",
+                    "s3:GetBucketTagging",
+                    "s3:PutBucketTagging",
+                ],
                 "Resource": "arn:aws:s3:::my-artifact-bucket",
             }
         ]

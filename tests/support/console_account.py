@@ -206,6 +206,8 @@ def read_back_eventbridge(s3_client: Any) -> Any:
     this hook adds it back from moto's own record, so the client answers as S3 does."""
 
     def add_eventbridge(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "Error" in parsed:  # a failed call (no such bucket, say) keeps S3's own error
+            return
         bucket = s3_backends[ACCOUNT_ID]["aws"].get_bucket(context["input_params"]["Bucket"])
         configuration = bucket.notification_configuration
         if configuration is not None and configuration.event_bridge is not None:

@@ -19,15 +19,17 @@ from botocore.stub import Stubber
 
 from bucket_adopter import handler
 from bucket_adopter.adoption import (
-    Adoption,
+    AdoptedBucket,
+    Adopter,
     InvalidProperties,
+    bucket_to_adopt,
     parse_physical_id,
     plan_adopt,
     plan_release,
-    plan_update,
+    plan_turn_off,
     target_from_properties,
 )
-from bucket_adopter.bucket_client import BucketNotifications
+from bucket_adopter.bucket_client import BucketNotifications, BucketTags
 from bucket_adopter.cfn_response import MAX_BODY_BYTES, Request, Responder, response_body
 from bucket_adopter.notifications import configuration_from_response, eventbridge_enabled, with_eventbridge
 from local.lambda_context import LocalLambdaContext
@@ -67,6 +69,19 @@ OWNERS_NOTIFICATIONS: dict[str, Any] = {
 }
 RESPONSE_METADATA = {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "7Q0B9M2D", "HTTPHeaders": {}}}
 EVENTBRIDGE_ON: dict[str, Any] = {"EventBridgeConfiguration": {}}
+# The adopter record in the bucket's tags: this stack, another trigger stack, the before-fact.
+ME = Adopter.of(STACK_ID, "SourceBucketEventBridge")
+MY_TAG = {"Key": f"s3-pipeline-trigger:adopter:{ME.id}", "Value": "s3-pipeline-trigger/SourceBucketEventBridge"}
+OTHER_STACK_TAG = {"Key": "s3-pipeline-trigger:adopter:0123456789ab", "Value": "other-trigger/SourceBucketEventBridge"}
+WAS_OFF_TAG = {"Key": "s3-pipeline-trigger:eventbridge-before", "Value": "off"}
+WAS_ON_TAG = {"Key": "s3-pipeline-trigger:eventbridge-before", "Value": "on"}
+# The owner's tags that every tag write keeps, CloudFormation's own (aws:) ones included, unchanged.
+OWNERS_TAGS = [
+    {"Key": "team", "Value": "web"},
+    {"Key": "aws:cloudformation:stack-name", "Value": "artifacts"},
+    {"Key": "aws:cloudformation:logical-id", "Value": "ArtifactBucket"},
+]
+TAG_RECORD_ID = "s3-eventbridge:my-artifact-bucket:tag-record"
 
 
 # ---------- test doubles ----------
@@ -124,14 +139,29 @@ def adopter_context(timeout_s: float = 60.0) -> LocalLambdaContext:
     return LocalLambdaContext("s3-pipeline-trigger-bucket-adopter", memory_mb=128, timeout_s=timeout_s)
 
 
+@dataclass
+class S3Stubs:
+    """Both S3 adapters on one stubbed client: every request must be queued, in order, with exact parameters."""
+
+    notifications: BucketNotifications
+    tags: BucketTags
+    stubber: Stubber
+
+
 @pytest.fixture
-def s3() -> Iterator[tuple[BucketNotifications, Stubber]]:
+def s3() -> Iterator[S3Stubs]:
     client = boto3.client("s3", region_name="eu-west-1")
     stubber = Stubber(client)
     with stubber:
-        yield BucketNotifications(client), stubber
+        yield S3Stubs(BucketNotifications(client), BucketTags(client), stubber)
         # Every queued S3 response was asked for: no expected read or write was skipped.
         stubber.assert_no_pending_responses()
+
+
+def run(s3: S3Stubs, event: dict[str, Any], server: AnswerServer) -> dict[str, Any]:
+    """Handle one request; return CloudFormation's only answer."""
+    handler.handle_request(event, adopter_context(), s3.notifications, s3.tags)
+    return only_answer(server)
 
 
 def cfn_event(
@@ -179,6 +209,27 @@ def expect_write(stubber: Stubber, configuration: dict[str, Any], bucket: str = 
     )
 
 
+def expect_tags(stubber: Stubber, tags: list[dict[str, str]], bucket: str = BUCKET) -> None:
+    if not tags:
+        # S3 answers a bucket without tags with an error, not an empty set.
+        stubber.add_client_error(
+            "get_bucket_tagging",
+            service_error_code="NoSuchTagSet",
+            service_message="The TagSet does not exist",
+            http_status_code=404,
+            expected_params={"Bucket": bucket},
+        )
+        return
+    stubber.add_response("get_bucket_tagging", {"TagSet": copy.deepcopy(tags)}, {"Bucket": bucket})
+
+
+def expect_tags_write(stubber: Stubber, tags: list[dict[str, str]], bucket: str = BUCKET) -> None:
+    if not tags:
+        stubber.add_response("delete_bucket_tagging", {}, {"Bucket": bucket})
+        return
+    stubber.add_response("put_bucket_tagging", {}, {"Bucket": bucket, "Tagging": {"TagSet": tags}})
+
+
 def only_answer(server: AnswerServer) -> dict[str, Any]:
     assert len(server.answers) == 1, server.answers
     return server.answers[0].body
@@ -217,53 +268,116 @@ def test_with_eventbridge_returns_a_copy() -> None:
 @pytest.mark.parametrize(
     ("physical_id", "expected"),
     [
-        ("s3-eventbridge:my-artifact-bucket:was-on", Adoption("my-artifact-bucket", was_on=True)),
-        ("s3-eventbridge:my.dotted.bucket:was-off", Adoption("my.dotted.bucket", was_on=False)),
+        ("s3-eventbridge:my-artifact-bucket:tag-record", AdoptedBucket("my-artifact-bucket")),
+        ("s3-eventbridge:my-artifact-bucket:was-on", AdoptedBucket("my-artifact-bucket", legacy_was_on=True)),
+        ("s3-eventbridge:my.dotted.bucket:was-off", AdoptedBucket("my.dotted.bucket", legacy_was_on=False)),
         ("s3-eventbridge-not-adopted:create-request-6f2c", None),
         ("s3-eventbridge:my-artifact-bucket:maybe", None),
         ("s3-eventbridge:Not_A_Bucket:was-on", None),
         ("other:my-artifact-bucket:was-on", None),
         ("", None),
     ],
-    ids=["was-on", "dotted-was-off", "failed-create", "unknown-state", "bad-bucket", "other-prefix", "empty"],
+    ids=[
+        "tag-record",
+        "legacy-was-on",
+        "legacy-dotted-was-off",
+        "failed-create",
+        "unknown-state",
+        "bad-bucket",
+        "other-prefix",
+        "empty",
+    ],
 )
-def test_parse_physical_id(physical_id: str, expected: Adoption | None) -> None:
+def test_parse_physical_id(physical_id: str, expected: AdoptedBucket | None) -> None:
     assert parse_physical_id(physical_id) == expected
 
 
 def test_physical_id_round_trips() -> None:
-    for adoption in (Adoption(BUCKET, was_on=True), Adoption(BUCKET, was_on=False)):
-        assert parse_physical_id(adoption.physical_id) == adoption
+    for adopted in (AdoptedBucket(BUCKET), AdoptedBucket(BUCKET, True), AdoptedBucket(BUCKET, False)):
+        assert parse_physical_id(adopted.physical_id) == adopted
 
 
-def test_plan_update_keeps_the_before_fact_for_the_same_bucket_even_though_eventbridge_is_on_now() -> None:
-    # GIVEN the stack itself turned EventBridge on at Create (the bucket reads "on" now)
-    previous = Adoption(BUCKET, was_on=False)
+def test_update_keeps_the_physical_id_of_the_same_bucket_and_names_another_bucket_afresh() -> None:
+    legacy = AdoptedBucket(BUCKET, legacy_was_on=False)
 
-    change = plan_update(previous, BUCKET, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
-
-    assert change.adoption == previous
-    assert change.write is None
-
-
-def test_plan_update_adopts_a_new_bucket_afresh() -> None:
-    change = plan_update(Adoption(BUCKET, was_on=False), OTHER_BUCKET, EVENTBRIDGE_ON)
-
-    assert change.adoption == Adoption(OTHER_BUCKET, was_on=True)
-    assert change.write is None
+    # A new id for the same bucket would make CloudFormation send Delete for the old one: this stack's own release.
+    assert bucket_to_adopt(legacy, BUCKET) == legacy
+    assert bucket_to_adopt(legacy, OTHER_BUCKET) == AdoptedBucket(OTHER_BUCKET)
+    assert bucket_to_adopt(None, BUCKET) == AdoptedBucket(BUCKET)
 
 
-def test_plan_adopt_and_release_of_a_bucket_that_was_off_restore_the_original() -> None:
-    change = plan_adopt(BUCKET, OWNERS_NOTIFICATIONS)
-    assert change.write is not None
+def test_plan_adopt_of_an_unrecorded_bucket_records_before_it_turns_eventbridge_on() -> None:
+    plan = plan_adopt(AdoptedBucket(BUCKET), ME, OWNERS_NOTIFICATIONS, OWNERS_TAGS)
 
-    restored = plan_release(change.adoption, change.write)
+    assert plan.tags == [*OWNERS_TAGS, MY_TAG, WAS_OFF_TAG]
+    assert plan.notifications == {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON}
+    assert not plan.adoption.was_on
 
-    assert restored == OWNERS_NOTIFICATIONS
+
+def test_plan_adopt_retried_after_eventbridge_is_on_keeps_the_recorded_before_fact() -> None:
+    # GIVEN the first attempt recorded "off" and turned EventBridge on, then its answer was lost
+    plan = plan_adopt(AdoptedBucket(BUCKET), ME, EVENTBRIDGE_ON, [MY_TAG, WAS_OFF_TAG])
+
+    assert plan.tags is None
+    assert plan.notifications is None
+    assert not plan.adoption.was_on
 
 
-def test_plan_release_leaves_a_bucket_alone_when_eventbridge_was_on_before() -> None:
-    assert plan_release(Adoption(BUCKET, was_on=True), {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON}) is None
+def test_plan_adopt_of_a_legacy_id_records_the_ids_own_before_fact_not_the_on_it_caused() -> None:
+    plan = plan_adopt(AdoptedBucket(BUCKET, legacy_was_on=False), ME, EVENTBRIDGE_ON, [])
+
+    assert plan.tags == [MY_TAG, WAS_OFF_TAG]
+    assert plan.adoption.physical_id == "s3-eventbridge:my-artifact-bucket:was-off"
+
+
+def test_plan_adopt_joining_another_stacks_record_keeps_its_before_fact() -> None:
+    plan = plan_adopt(AdoptedBucket(BUCKET), ME, EVENTBRIDGE_ON, [OTHER_STACK_TAG, WAS_OFF_TAG])
+
+    assert plan.tags == [OTHER_STACK_TAG, WAS_OFF_TAG, MY_TAG]
+    assert not plan.adoption.was_on
+
+
+@pytest.mark.parametrize(
+    ("tags", "turn_off", "tags_after"),
+    [
+        ([*OWNERS_TAGS, MY_TAG, WAS_OFF_TAG], True, OWNERS_TAGS),
+        ([*OWNERS_TAGS, MY_TAG, WAS_ON_TAG], False, OWNERS_TAGS),
+        ([MY_TAG], False, []),
+        ([OTHER_STACK_TAG, MY_TAG, WAS_OFF_TAG], False, [OTHER_STACK_TAG, WAS_OFF_TAG]),
+        ([OTHER_STACK_TAG, WAS_OFF_TAG], False, None),
+        (OWNERS_TAGS, False, None),
+    ],
+    ids=[
+        "last-and-was-off",
+        "last-and-was-on",
+        "last-and-before-tag-lost",
+        "others-remain",
+        "not-recorded-others-are",
+        "record-wiped",
+    ],
+)
+def test_plan_release_turns_eventbridge_off_only_for_the_last_adopter_of_a_bucket_that_was_off(
+    tags: list[dict[str, str]], turn_off: bool, tags_after: list[dict[str, str]] | None
+) -> None:
+    plan = plan_release(AdoptedBucket(BUCKET), ME, tags)
+
+    assert (plan.turn_off, plan.tags) == (turn_off, tags_after)
+
+
+@pytest.mark.parametrize(
+    ("legacy_was_on", "turn_off"), [(False, True), (True, False)], ids=["legacy-was-off", "legacy-was-on"]
+)
+def test_plan_release_of_a_legacy_id_without_a_record_does_what_its_own_version_did(
+    legacy_was_on: bool, turn_off: bool
+) -> None:
+    plan = plan_release(AdoptedBucket(BUCKET, legacy_was_on), ME, OWNERS_TAGS)
+
+    assert (plan.turn_off, plan.tags) == (turn_off, None)
+
+
+def test_plan_turn_off_restores_the_owners_configuration_and_writes_nothing_when_already_off() -> None:
+    assert plan_turn_off({**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON}) == OWNERS_NOTIFICATIONS
+    assert plan_turn_off(OWNERS_NOTIFICATIONS) is None
 
 
 @pytest.mark.parametrize(
@@ -286,22 +400,23 @@ def test_invalid_properties_are_refused_with_the_property_named(properties: dict
 # ---------- the handler: S3 requests and CloudFormation answers ----------
 
 
-def test_create_turns_eventbridge_on_and_writes_back_the_queue_topic_and_lambda_notifications(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_create_records_the_stack_then_turns_eventbridge_on_keeping_the_owners_notifications_and_tags(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    # GIVEN a bucket with the owner's notifications and EventBridge off
-    expect_read(stubber, OWNERS_NOTIFICATIONS)
-    # THEN exactly this whole configuration is written back, EventBridge added
-    expect_write(stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}})
+    # GIVEN a bucket with the owner's notifications and tags, and EventBridge off
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, OWNERS_TAGS)
+    # THEN the record goes first (every other tag written back as it was, aws: ones included) ...
+    expect_tags_write(s3.stubber, [*OWNERS_TAGS, MY_TAG, WAS_OFF_TAG])
+    # ... then exactly this whole configuration, EventBridge added
+    expect_write(s3.stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}})
 
-    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
 
-    answer = only_answer(answer_server)
     assert answer == {
         "Status": "SUCCESS",
         "Reason": "",
-        "PhysicalResourceId": "s3-eventbridge:my-artifact-bucket:was-off",
+        "PhysicalResourceId": TAG_RECORD_ID,
         "StackId": STACK_ID,
         "RequestId": "create-request-6f2c",
         "LogicalResourceId": "SourceBucketEventBridge",
@@ -310,12 +425,13 @@ def test_create_turns_eventbridge_on_and_writes_back_the_queue_topic_and_lambda_
 
 
 def test_the_answer_is_a_put_with_an_empty_content_type_to_the_exact_presigned_url(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, EVENTBRIDGE_ON)
+    expect_read(s3.stubber, EVENTBRIDGE_ON)
+    expect_tags(s3.stubber, [])
+    expect_tags_write(s3.stubber, [MY_TAG, WAS_ON_TAG])
 
-    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), s3.notifications, s3.tags)
 
     [received] = answer_server.answers
     assert received.method == "PUT"
@@ -332,72 +448,151 @@ def test_the_answer_is_a_put_with_an_empty_content_type_to_the_exact_presigned_u
     }
 
 
-def test_already_on_bucket_is_recorded_as_was_on_and_delete_leaves_it_on(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_create_retried_after_it_turned_eventbridge_on_still_reports_it_was_off(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    # GIVEN EventBridge was on before the stack came: Create reads and writes nothing back
-    expect_read(stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    # GIVEN the first attempt recorded "off" and turned EventBridge on, and Lambda retries the same request
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    expect_tags(s3.stubber, [*OWNERS_TAGS, MY_TAG, WAS_OFF_TAG])
+    # THEN nothing is written: the Stubber has no write queued
 
-    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
-    created = only_answer(answer_server)
-    assert created["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-on"
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
+
+    assert answer["Status"] == "SUCCESS"
+    assert answer["PhysicalResourceId"] == TAG_RECORD_ID
+    assert answer["Data"]["EventBridgeWasEnabled"] == "false"
+
+
+def test_create_on_a_bucket_another_trigger_stack_adopted_joins_its_record(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    expect_read(s3.stubber, EVENTBRIDGE_ON)
+    expect_tags(s3.stubber, [OTHER_STACK_TAG, WAS_OFF_TAG])
+    # The before-fact stays the first adopter's: "on" now is that stack's doing.
+    expect_tags_write(s3.stubber, [OTHER_STACK_TAG, WAS_OFF_TAG, MY_TAG])
+
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
+
+    assert answer["Data"]["EventBridgeWasEnabled"] == "false"
+
+
+def test_already_on_bucket_is_recorded_as_on_and_the_last_delete_leaves_it_on_and_removes_the_record(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    # GIVEN EventBridge was on before the stack came: Create records "on" and writes no configuration
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    expect_tags(s3.stubber, [])
+    expect_tags_write(s3.stubber, [MY_TAG, WAS_ON_TAG])
+
+    created = run(s3, cfn_event("Create", answer_server.url), answer_server)
+    assert created["PhysicalResourceId"] == TAG_RECORD_ID
     assert created["Data"]["EventBridgeWasEnabled"] == "true"
 
-    # WHEN the stack is deleted THEN no S3 call is made at all (the Stubber has nothing queued)
+    # WHEN the stack is deleted THEN only the record goes (no tag is left, so the set is deleted)
     answer_server.answers.clear()
-    handler.handle_request(
-        cfn_event("Delete", answer_server.url, physical_id=created["PhysicalResourceId"]),
-        adopter_context(),
-        notifications,
-    )
+    expect_tags(s3.stubber, [MY_TAG, WAS_ON_TAG])
+    expect_tags_write(s3.stubber, [])
 
-    deleted = only_answer(answer_server)
+    deleted = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
+
     assert deleted["Status"] == "SUCCESS"
-    assert deleted["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-on"
+    assert deleted["PhysicalResourceId"] == TAG_RECORD_ID
 
 
-def test_delete_of_a_bucket_that_was_off_turns_eventbridge_off_and_keeps_the_others(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_delete_of_the_last_adopter_of_a_bucket_that_was_off_turns_eventbridge_off_then_removes_the_record(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
-    expect_write(stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, [*OWNERS_TAGS, MY_TAG, WAS_OFF_TAG])
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    expect_write(s3.stubber, OWNERS_NOTIFICATIONS)
+    expect_tags_write(s3.stubber, OWNERS_TAGS)
 
-    handler.handle_request(
+    answer = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
+
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_delete_while_another_trigger_stack_is_recorded_leaves_eventbridge_on(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    expect_tags(s3.stubber, [*OWNERS_TAGS, OTHER_STACK_TAG, MY_TAG, WAS_OFF_TAG])
+    # THEN only this stack leaves the record: no notification call is queued
+    expect_tags_write(s3.stubber, [*OWNERS_TAGS, OTHER_STACK_TAG, WAS_OFF_TAG])
+
+    answer = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
+
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_delete_after_the_record_was_wiped_leaves_eventbridge_on_and_the_tags_alone(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    # GIVEN the bucket's tags were replaced (another stack's Tags, say): no record left
+    expect_tags(s3.stubber, OWNERS_TAGS)
+
+    answer = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
+
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_delete_of_a_legacy_id_while_other_trigger_stacks_are_recorded_leaves_eventbridge_on(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    # GIVEN a stack deployed before the record (its id says was-off) and a newer stack recorded on the bucket
+    expect_tags(s3.stubber, [OTHER_STACK_TAG, WAS_ON_TAG])
+
+    answer = run(
+        s3,
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        adopter_context(),
-        notifications,
+        answer_server,
     )
 
-    answer = only_answer(answer_server)
+    assert answer["Status"] == "SUCCESS"
+
+
+def test_delete_of_a_legacy_was_off_id_without_a_record_turns_eventbridge_off_and_keeps_the_others(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    expect_tags(s3.stubber, [])
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    expect_write(s3.stubber, OWNERS_NOTIFICATIONS)
+
+    answer = run(
+        s3,
+        cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
+        answer_server,
+    )
+
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
 
 
 def test_delete_repeated_after_eventbridge_is_already_off_writes_nothing(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, [])
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS)
 
-    handler.handle_request(
+    answer = run(
+        s3,
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        adopter_context(),
-        notifications,
+        answer_server,
     )
 
-    assert only_answer(answer_server)["Status"] == "SUCCESS"
+    assert answer["Status"] == "SUCCESS"
 
 
-def test_update_of_the_same_bucket_keeps_was_off_although_the_stack_turned_eventbridge_on(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_update_of_a_legacy_id_moves_its_before_fact_into_the_record_and_keeps_the_id(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    # GIVEN Create recorded was-off and turned EventBridge on: the bucket reads "on" now
-    expect_read(stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    # GIVEN a stack deployed before the record: its Create recorded was-off and turned EventBridge on
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    expect_tags(s3.stubber, [])
+    # THEN the record says "off" (the id's fact), not the "on" the stack itself caused
+    expect_tags_write(s3.stubber, [MY_TAG, WAS_OFF_TAG])
 
-    handler.handle_request(
+    answer = run(
+        s3,
         cfn_event(
             "Update",
             answer_server.url,
@@ -405,42 +600,38 @@ def test_update_of_the_same_bucket_keeps_was_off_although_the_stack_turned_event
             old_bucket=BUCKET,
             ExpectedBucketOwner="",
         ),
-        adopter_context(),
-        notifications,
+        answer_server,
     )
 
-    answer = only_answer(answer_server)
     assert answer["Status"] == "SUCCESS"
+    # The same id: a new one would make CloudFormation send Delete for the old, releasing this very stack.
     assert answer["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
     assert answer["Data"]["EventBridgeWasEnabled"] == "false"
 
 
 def test_update_turns_eventbridge_back_on_when_someone_turned_it_off_and_keeps_the_before_fact(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, OWNERS_NOTIFICATIONS)
-    expect_write(stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}})
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, [MY_TAG, WAS_OFF_TAG])
+    expect_write(s3.stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}})
 
-    handler.handle_request(
-        cfn_event(
-            "Update", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off", old_bucket=BUCKET
-        ),
-        adopter_context(),
-        notifications,
+    answer = run(
+        s3, cfn_event("Update", answer_server.url, physical_id=TAG_RECORD_ID, old_bucket=BUCKET), answer_server
     )
 
-    assert only_answer(answer_server)["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
+    assert answer["PhysicalResourceId"] == TAG_RECORD_ID
+    assert answer["Data"]["EventBridgeWasEnabled"] == "false"
 
 
-def test_update_to_another_bucket_adopts_it_under_a_new_physical_id(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
-) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, OWNERS_NOTIFICATIONS, bucket=OTHER_BUCKET)
-    expect_write(stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}}, bucket=OTHER_BUCKET)
+def test_update_to_another_bucket_adopts_it_under_a_new_physical_id(s3: S3Stubs, answer_server: AnswerServer) -> None:
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS, bucket=OTHER_BUCKET)
+    expect_tags(s3.stubber, [], bucket=OTHER_BUCKET)
+    expect_tags_write(s3.stubber, [MY_TAG, WAS_OFF_TAG], bucket=OTHER_BUCKET)
+    expect_write(s3.stubber, {**OWNERS_NOTIFICATIONS, "EventBridgeConfiguration": {}}, bucket=OTHER_BUCKET)
 
-    handler.handle_request(
+    answer = run(
+        s3,
         cfn_event(
             "Update",
             answer_server.url,
@@ -448,79 +639,89 @@ def test_update_to_another_bucket_adopts_it_under_a_new_physical_id(
             physical_id="s3-eventbridge:my-artifact-bucket:was-on",
             old_bucket=BUCKET,
         ),
-        adopter_context(),
-        notifications,
+        answer_server,
     )
 
-    answer = only_answer(answer_server)
     # A new physical id: CloudFormation then sends Delete for the old one.
-    assert answer["PhysicalResourceId"] == "s3-eventbridge:my-other-bucket:was-off"
+    assert answer["PhysicalResourceId"] == "s3-eventbridge:my-other-bucket:tag-record"
     assert answer["Data"] == {"BucketName": OTHER_BUCKET, "EventBridgeWasEnabled": "false"}
 
 
-def test_expected_bucket_owner_is_sent_with_every_s3_call(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
-) -> None:
-    notifications, stubber = s3
+def test_expected_bucket_owner_is_sent_with_every_s3_call(s3: S3Stubs, answer_server: AnswerServer) -> None:
     owner = {"Bucket": BUCKET, "ExpectedBucketOwner": "123456789012"}
-    stubber.add_response("get_bucket_notification_configuration", {}, owner)
-    stubber.add_response(
+    s3.stubber.add_response("get_bucket_notification_configuration", {}, owner)
+    s3.stubber.add_response("get_bucket_tagging", {"TagSet": [MY_TAG, WAS_OFF_TAG]}, owner)
+    s3.stubber.add_response(
         "put_bucket_notification_configuration",
         {},
         {**owner, "NotificationConfiguration": {"EventBridgeConfiguration": {}}, "SkipDestinationValidation": True},
     )
+    s3.stubber.add_response("get_bucket_tagging", {"TagSet": [MY_TAG, WAS_OFF_TAG]}, owner)
+    s3.stubber.add_response("get_bucket_notification_configuration", EVENTBRIDGE_ON, owner)
+    s3.stubber.add_response(
+        "put_bucket_notification_configuration",
+        {},
+        {**owner, "NotificationConfiguration": {}, "SkipDestinationValidation": True},
+    )
+    s3.stubber.add_response("delete_bucket_tagging", {}, owner)
 
-    handler.handle_request(
-        cfn_event("Create", answer_server.url, ExpectedBucketOwner="123456789012"), adopter_context(), notifications
+    created = run(s3, cfn_event("Create", answer_server.url, ExpectedBucketOwner="123456789012"), answer_server)
+    answer_server.answers.clear()
+    deleted = run(
+        s3,
+        cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID, ExpectedBucketOwner="123456789012"),
+        answer_server,
     )
 
-    assert only_answer(answer_server)["Status"] == "SUCCESS"
+    assert (created["Status"], deleted["Status"]) == ("SUCCESS", "SUCCESS")
 
 
-def test_delete_of_a_bucket_that_no_longer_exists_succeeds(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_create_on_a_bucket_with_no_room_for_the_record_fails_and_changes_nothing(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    stubber.add_client_error(
-        "get_bucket_notification_configuration",
+    # GIVEN 49 of S3's 50 tags in use: the record needs two (this stack and the before-fact)
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, [{"Key": f"cost-centre-{n}", "Value": "x"} for n in range(49)])
+
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
+
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith(
+        "the bucket has 49 tags; the adopter record needs 2 more and S3 allows 50 (log stream "
+    )
+    assert answer["PhysicalResourceId"] == "s3-eventbridge-not-adopted:create-request-6f2c"
+
+
+def test_delete_of_a_bucket_that_no_longer_exists_succeeds(s3: S3Stubs, answer_server: AnswerServer) -> None:
+    s3.stubber.add_client_error(
+        "get_bucket_tagging",
         service_error_code="NoSuchBucket",
         service_message="The specified bucket does not exist",
         http_status_code=404,
         expected_params={"Bucket": BUCKET},
     )
 
-    handler.handle_request(
-        cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        adopter_context(),
-        notifications,
-    )
+    answer = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
 
-    answer = only_answer(answer_server)
     assert answer["Status"] == "SUCCESS"
-    assert answer["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
+    assert answer["PhysicalResourceId"] == TAG_RECORD_ID
 
 
-def test_delete_after_a_failed_create_touches_nothing(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
-) -> None:
-    notifications, _ = s3
-
-    handler.handle_request(
+def test_delete_after_a_failed_create_touches_nothing(s3: S3Stubs, answer_server: AnswerServer) -> None:
+    answer = run(
+        s3,
         cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge-not-adopted:create-request-6f2c"),
-        adopter_context(),
-        notifications,
+        answer_server,
     )
 
-    answer = only_answer(answer_server)
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == "s3-eventbridge-not-adopted:create-request-6f2c"
 
 
 def test_access_denied_on_create_answers_failed_with_a_readable_reason(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    stubber.add_client_error(
+    s3.stubber.add_client_error(
         "get_bucket_notification_configuration",
         service_error_code="AccessDenied",
         service_message="Access Denied",
@@ -528,9 +729,8 @@ def test_access_denied_on_create_answers_failed_with_a_readable_reason(
         expected_params={"Bucket": BUCKET},
     )
 
-    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), notifications)
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
 
-    answer = only_answer(answer_server)
     assert answer["Status"] == "FAILED"
     assert answer["Reason"] == (
         "GetBucketNotificationConfiguration on bucket 'my-artifact-bucket' failed: AccessDenied: Access Denied"
@@ -541,49 +741,57 @@ def test_access_denied_on_create_answers_failed_with_a_readable_reason(
     assert parse_physical_id(answer["PhysicalResourceId"]) is None
 
 
-def test_access_denied_on_delete_answers_failed_and_keeps_the_physical_id(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
+def test_refused_record_write_on_create_answers_failed_before_eventbridge_is_touched(
+    s3: S3Stubs, answer_server: AnswerServer
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
-    stubber.add_client_error(
+    # GIVEN S3 refuses the tag write (a bucket with ABAC on takes tags only through TagResource, say)
+    expect_read(s3.stubber, OWNERS_NOTIFICATIONS)
+    expect_tags(s3.stubber, [])
+    s3.stubber.add_client_error(
+        "put_bucket_tagging", service_error_code="AccessDenied", service_message="Access Denied", http_status_code=403
+    )
+
+    answer = run(s3, cfn_event("Create", answer_server.url), answer_server)
+
+    # THEN no notification write was made (none is queued), and the reason names the call
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith(
+        "PutBucketTagging on bucket 'my-artifact-bucket' failed: AccessDenied: Access Denied"
+    )
+
+
+def test_access_denied_on_delete_answers_failed_and_keeps_the_physical_id(
+    s3: S3Stubs, answer_server: AnswerServer
+) -> None:
+    expect_tags(s3.stubber, [MY_TAG, WAS_OFF_TAG])
+    expect_read(s3.stubber, {**OWNERS_NOTIFICATIONS, **EVENTBRIDGE_ON})
+    s3.stubber.add_client_error(
         "put_bucket_notification_configuration",
         service_error_code="AccessDenied",
         service_message="Access Denied",
         http_status_code=403,
     )
 
-    handler.handle_request(
-        cfn_event("Delete", answer_server.url, physical_id="s3-eventbridge:my-artifact-bucket:was-off"),
-        adopter_context(),
-        notifications,
-    )
+    answer = run(s3, cfn_event("Delete", answer_server.url, physical_id=TAG_RECORD_ID), answer_server)
 
-    answer = only_answer(answer_server)
+    # The record still names this stack, so CloudFormation's retry of the Delete can finish the job.
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith(
         "PutBucketNotificationConfiguration on bucket 'my-artifact-bucket' failed: AccessDenied: Access Denied"
     )
-    assert answer["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
+    assert answer["PhysicalResourceId"] == TAG_RECORD_ID
 
 
-def test_failed_update_keeps_the_old_physical_id(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer
-) -> None:
-    notifications, _ = s3
-
-    handler.handle_request(
-        cfn_event(
-            "Update", answer_server.url, bucket="Not_A_Bucket", physical_id="s3-eventbridge:my-artifact-bucket:was-off"
-        ),
-        adopter_context(),
-        notifications,
+def test_failed_update_keeps_the_old_physical_id(s3: S3Stubs, answer_server: AnswerServer) -> None:
+    answer = run(
+        s3,
+        cfn_event("Update", answer_server.url, bucket="Not_A_Bucket", physical_id=TAG_RECORD_ID),
+        answer_server,
     )
 
-    answer = only_answer(answer_server)
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("BucketName must be an S3 bucket name, got 'Not_A_Bucket'")
-    assert answer["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-off"
+    assert answer["PhysicalResourceId"] == TAG_RECORD_ID
 
 
 class ExplodingNotifications(BucketNotifications):
@@ -594,8 +802,8 @@ class ExplodingNotifications(BucketNotifications):
         raise RuntimeError("socket closed under us")
 
 
-def test_an_unexpected_exception_still_answers_failed(answer_server: AnswerServer) -> None:
-    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), ExplodingNotifications())
+def test_an_unexpected_exception_still_answers_failed(s3: S3Stubs, answer_server: AnswerServer) -> None:
+    handler.handle_request(cfn_event("Create", answer_server.url), adopter_context(), ExplodingNotifications(), s3.tags)
 
     answer = only_answer(answer_server)
     assert answer["Status"] == "FAILED"
@@ -617,12 +825,25 @@ class NotificationsStuckUntilAnswered(BucketNotifications):
         self.writes.append(configuration)
 
 
+class UntaggedBucket(BucketTags):
+    """A bucket without tags that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.writes: list[list[dict[str, str]]] = []
+
+    def read(self, target: Any) -> list[dict[str, str]]:
+        return []
+
+    def write(self, target: Any, tags: list[dict[str, str]]) -> None:
+        self.writes.append(tags)
+
+
 def test_near_the_timeout_cloudformation_is_answered_failed_once(answer_server: AnswerServer) -> None:
     # GIVEN less time left than the guard's margin, and S3 that does not answer before CloudFormation is told
     notifications = NotificationsStuckUntilAnswered(answer_server.first_answer)
     context = adopter_context(timeout_s=handler.TIMEOUT_MARGIN_S - 0.001)
 
-    handler.handle_request(cfn_event("Create", answer_server.url), context, notifications)
+    handler.handle_request(cfn_event("Create", answer_server.url), context, notifications, UntaggedBucket())
 
     # THEN one FAILED answer, and the late success after it is dropped
     answer = only_answer(answer_server)
@@ -632,15 +853,16 @@ def test_near_the_timeout_cloudformation_is_answered_failed_once(answer_server: 
 
 
 def test_lambda_handler_entry_point_answers_through_the_module_client(
-    s3: tuple[BucketNotifications, Stubber], answer_server: AnswerServer, monkeypatch: pytest.MonkeyPatch
+    s3: S3Stubs, answer_server: AnswerServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    notifications, stubber = s3
-    expect_read(stubber, EVENTBRIDGE_ON)
-    monkeypatch.setattr(handler, "_notifications", lambda: notifications)
+    expect_read(s3.stubber, EVENTBRIDGE_ON)
+    expect_tags(s3.stubber, [])
+    expect_tags_write(s3.stubber, [MY_TAG, WAS_ON_TAG])
+    monkeypatch.setattr(handler, "_s3_adapters", lambda: (s3.notifications, s3.tags))
 
     handler.lambda_handler(cfn_event("Create", answer_server.url), adopter_context())  # type: ignore[arg-type]
 
-    assert only_answer(answer_server)["PhysicalResourceId"] == "s3-eventbridge:my-artifact-bucket:was-on"
+    assert only_answer(answer_server)["Data"]["EventBridgeWasEnabled"] == "true"
 
 
 # ---------- the answer itself ----------
