@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from local.aws_models.codepipeline import FakeCodePipeline
+from local.aws_models.s3 import FakeS3
 from local.lambda_context import LocalLambdaContext
 from support.events import fresh, load_event
-from support.fake_codepipeline import FakeCodePipeline
-from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput, emitted_metrics
 from support.iam_policy import function_may_list
 from trigger_fn import handler

@@ -12,11 +12,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from local.aws_models.codepipeline import FakeCodePipeline
+from local.aws_models.s3 import FakeS3
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
 from support.events import fresh, load_event
-from support.fake_codepipeline import FakeCodePipeline
-from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients

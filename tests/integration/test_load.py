@@ -18,9 +18,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.aws_models.codepipeline import FakeCodePipeline
+from local.aws_models.s3 import FakeS3
 from support.events import fresh, load_event
-from support.fake_codepipeline import FakeCodePipeline
-from support.fake_s3 import FakeS3
 from trigger_fn.clients import AwsClients
 from trigger_fn.pipeline_client import StartFailed
 from trigger_fn.retries import RetryPolicy

@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from local.aws_models.codepipeline import FakeCodePipeline
 from local.moto_path import MotoStack, moto_stack
-from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.settings import load_settings

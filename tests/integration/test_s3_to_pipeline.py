@@ -11,13 +11,13 @@ from typing import Any
 import boto3
 import pytest
 
+from local.aws_models.codepipeline import FakeCodePipeline
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
 from local.moto_path import REGION, MotoStack, function_environment, moto_stack
 from local.sample_site import zip_site
 from local.template_model import REQUIRED_PARAMETERS
 from support.environment import ROOT
-from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
 from trigger_fn.retries import RetryPolicy

@@ -20,12 +20,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.aws_models.codepipeline import FakeCodePipeline
 from local.example_pipeline import create_s3_source_pipeline
 from ops import stack as deployed_stack
 from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
 from support.events import load_event
-from support.fake_codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Start, decide, request_token, rollback_token
 from trigger_fn.retries import RetryPolicy

@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from bucket_adopter.adoption import Target
 from bucket_adopter.bucket_client import BucketCallFailed, BucketNotifications
+from local.aws_models.s3 import FakeS3
 from ops import deploy as make_deploy
 from ops import start as start_pipeline
 from ops.aws_problems import explain
@@ -28,7 +29,6 @@ from ops.stack import StackLocation
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
 from support.events import fresh, load_event
-from support.fake_s3 import FakeS3
 from support.guided import project_with_samconfig, save_as_guided
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest, decide

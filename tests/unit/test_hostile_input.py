@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from local.aws_models.codepipeline import FakeCodePipeline, Pipeline
+from local.aws_models.s3 import FakeS3
 from local.lambda_context import LocalLambdaContext
 from support.events import load_event
-from support.fake_codepipeline import FakeCodePipeline, Pipeline
-from support.fake_s3 import FakeS3
 from support.function_output import FunctionOutput
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from support.fake_s3 import FakeS3
+from local.aws_models.s3 import FakeS3
 from trigger_fn.decisions import CurrentVersion
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.retries import RetryPolicy

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from support.fake_codepipeline import FakeCodePipeline
+from local.aws_models.codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import StartRequest
 from trigger_fn.pipeline_client import StartFailed, start_execution

@@ -3,7 +3,7 @@
 Each rule is documented in docs/decisions.md ("The tests' AWS models"), with its source:
 - a key with no current object (deleted: a delete marker; or never there) answers 404 only when the caller may
   `s3:ListBucket` the bucket for that key, else 403 (S3 API reference, HeadObject, "Permissions");
-  `may_list(bucket, key)` is that permission, e.g. the function role's policy evaluated by support.iam_policy;
+  `may_list(bucket, key)` is that permission, e.g. the function role's policy evaluated by tests/support/iam_policy.py;
 - a 404 for a delete marker carries `x-amz-delete-marker: true`;
 - an object stored with a customer-provided key (SSE-C) answers 400 to a HEAD without that key;
 - faults on demand (`fail_next`): throttled (503), server error (500), connection reset, connection lost (the
