@@ -147,6 +147,13 @@ start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id]
 redrive: venv ## List dead-lettered events [STACK=name] [REGION=r]; ARGS=--apply re-invokes the function, deletes handled
 	@PYTHONPATH=src $(BIN)/python -m ops.redrive $(STACK_OPTIONS) $(ARGS)
 
+.PHONY: check-alarms
+
+# Each alarm with actions goes to ALARM and straight back, so you see its mail arrive; first it checks the topic can
+# deliver (a confirmed subscription, a key CloudWatch may use). Nothing changes with ARGS=--dry-run.
+check-alarms: venv ## Test that alarm mails arrive: each alarm to ALARM and back [STACK=name] [REGION=r] [ARGS=--dry-run]
+	@PYTHONPATH=src $(BIN)/python -m ops.check_alarms $(STACK_OPTIONS) $(ARGS)
+
 .PHONY: migrate
 
 # Scan (read-only), PIPELINE=name: its plan (read-only); ARGS=--apply moves it, ARGS="--undo FILE" puts it back.

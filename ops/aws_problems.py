@@ -1,7 +1,7 @@
 """AWS errors as an operator reads them: one line with the problem and the fix, never a traceback.
 
-The operator tools (`make start`, `make redrive`, `make deploy`) print `explain(error, location)` and exit non-zero.
-The fixes name the make variables (STACK=, REGION=), which every operator target accepts.
+The operator tools (`make start`, `make redrive`, `make check-alarms`, `make deploy`) print `explain(error, location)`
+and exit non-zero. The fixes name the make variables (STACK=, REGION=), which every operator target accepts.
 """
 
 from __future__ import annotations

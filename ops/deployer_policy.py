@@ -7,6 +7,8 @@ deployer needs every action the resource types' handlers call (their CloudFormat
 features the template uses, and SAM CLI's own calls (change sets, the managed artifact bucket). Names the stack
 derives from its own name are matched by prefix: functions `STACK-trigger`, roles, queues, alarms and the rule
 `STACK-LogicalId-...`, log groups `/aws/lambda/STACK-...`; the source bucket and example pipeline by their names.
+The alarm topic's KMS key has no name to match (KMS gives keys random ids): its actions match `key/*`, and only those
+CloudFormation needs to create, rotate, update and delete it (never DisableKey or DisableKeyRotation).
 docs/deployer-policy.json is this policy for the README's names; tests check both against the template.
 """
 
@@ -243,6 +245,22 @@ def statements(names: Names) -> list[dict[str, Any]]:
                 "sns:UntagResource",
             ],
             [f"arn:aws:sns:*:*:{stack}-*"],
+        ),
+        # KMS names a key by a random id: CreateKey has no resource yet, and the alarm topic's key matches `key/*`.
+        _allow("CreateTheAlarmTopicKey", ["kms:CreateKey"], ["*"]),
+        _allow(
+            "TheAlarmTopicKey",
+            [
+                "kms:DescribeKey",
+                "kms:EnableKeyRotation",
+                "kms:ListResourceTags",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:UpdateKeyDescription",
+            ],
+            ["arn:aws:kms:*:*:key/*"],
         ),
         _allow(
             "TheExamplePipeline",

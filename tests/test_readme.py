@@ -14,11 +14,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ops import migrate
+from ops import check_alarms, migrate
 from ops.deploy_config import read_target
 from ops.migration.account import AwsAccount
 from ops.parameter_checks import parameter_problems
 from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
+from support.deployed_stack import create_stack, deploy_alarms
 from support.environment import ROOT
 from support.readme import EVENT_ROWS, README
 from trigger_fn.settings import load_settings
@@ -123,6 +124,18 @@ def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) 
 
     assert code == 0, err.getvalue()
     assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in README
+
+
+def test_make_check_alarms_prints_what_the_readme_shows() -> None:
+    # The stack the README deploys, with AlarmEmail set and its subscription confirmed; samconfig.toml names it.
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        create_stack(session, deploy_alarms(session))
+        out, err = io.StringIO(), io.StringIO()
+        code = check_alarms.main([], environ={"AWS_DEFAULT_REGION": REGION}, out=out, err=err)
+
+    assert code == 0, err.getvalue()
+    assert f"```text\n$ make check-alarms\n{out.getvalue()}```\n" in README
 
 
 def test_no_placeholder_is_left() -> None:

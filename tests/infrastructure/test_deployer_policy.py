@@ -265,6 +265,18 @@ NOT_NEEDED = [
         "data protection",
     ),
     NotNeeded(
+        "AWS::KMS::Key",
+        frozenset({"kms:DisableKey", "kms:EnableKey"}),
+        lambda properties: properties.get("Enabled", True) is True,
+        "disabling a key",
+    ),
+    NotNeeded(
+        "AWS::KMS::Key",
+        frozenset({"kms:DisableKeyRotation"}),
+        lambda properties: properties.get("EnableKeyRotation") is True,
+        "turning key rotation off",
+    ),
+    NotNeeded(
         "AWS::CodePipeline::Pipeline",
         frozenset({"codestar-connections:PassConnection"}),
         no_connection_actions,
@@ -351,10 +363,17 @@ def test_each_left_out_permission_serves_a_feature_no_resource_uses(entry: NotNe
     assert not users, f"{users} use {entry.feature}: allow {sorted(entry.actions)}"
 
 
-def test_only_list_calls_have_an_unscoped_resource() -> None:
-    for statement in policy(README_NAMES)["Statement"]:
-        if "*" in statement["Resource"]:
-            assert set(statement["Action"]) == {"logs:DescribeLogGroups", "logs:DescribeResourcePolicies"}
+def test_only_list_calls_and_creating_a_key_have_an_unscoped_resource() -> None:
+    unscoped = [set(s["Action"]) for s in policy(README_NAMES)["Statement"] if "*" in s["Resource"]]
+
+    # CreateKey names no resource: the key's id exists only once it is created.
+    assert unscoped == [{"logs:DescribeLogGroups", "logs:DescribeResourcePolicies"}, {"kms:CreateKey"}]
+
+
+def test_the_key_actions_cannot_disable_a_key_or_its_rotation() -> None:
+    key_actions = {a for s in policy(README_NAMES)["Statement"] for a in s["Action"] if a.startswith("kms:")}
+
+    assert not key_actions & {"kms:DisableKey", "kms:DisableKeyRotation", "kms:Decrypt", "kms:CreateGrant"}
 
 
 def test_resources_are_scoped_to_the_stack_its_bucket_and_its_pipeline() -> None:

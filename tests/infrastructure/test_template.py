@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -401,14 +402,70 @@ class TestAlarms:
             assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
             assert "AlarmActions" not in alarm
 
-    def test_an_email_adds_an_encrypted_topic_to_every_alarm(self) -> None:
+    def test_an_email_adds_a_topic_encrypted_with_the_stacks_own_key_to_every_alarm(self) -> None:
         template = stack(AlarmEmail="ops@example.com")
         (topic,) = of_type(template, "AWS::SNS::Topic").values()
 
-        assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+        assert topic["KmsMasterKeyId"] == "<AlarmTopicKey.Arn>"
         assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": "ops@example.com"}]
         for alarm in of_type(template, "AWS::CloudWatch::Alarm").values():
             assert alarm["AlarmActions"] == ["<AlarmTopic>"]
+
+    def test_without_an_email_there_is_no_topic_and_no_key(self) -> None:
+        template = stack()
+
+        assert not of_type(template, "AWS::SNS::Topic")
+        assert not of_type(template, "AWS::KMS::Key")
+
+    def test_alarm_names_start_with_the_stack_name(self) -> None:
+        names = [alarm["AlarmName"] for alarm in of_type(stack(), "AWS::CloudWatch::Alarm").values()]
+
+        assert sorted(names) == [
+            "s3-pipeline-trigger-failed-starts-waiting",
+            "s3-pipeline-trigger-function-errors",
+            "s3-pipeline-trigger-malformed-events",
+            "s3-pipeline-trigger-rule-dead-letters",
+            "s3-pipeline-trigger-start-failures",
+        ]
+
+    def test_the_alarm_names_output_lists_every_alarm(self) -> None:
+        # make check-alarms finds the alarms through this output: an alarm left out would never be tested.
+        template = stack(AlarmEmail="ops@example.com")
+        listed = [name.strip("<>") for name in template["Outputs"]["AlarmNames"].split(",")]
+
+        assert sorted(listed) == sorted(of_type(template, "AWS::CloudWatch::Alarm"))
+
+    def test_the_alarm_key_rotates_lets_the_account_administer_it_and_cloudwatch_only_use_it(self) -> None:
+        template = stack(AlarmEmail="ops@example.com")
+        resource = template["Resources"]["AlarmTopicKey"]
+        key = resource["Properties"]
+        by_sid = {statement["Sid"]: statement for statement in key["KeyPolicy"]["Statement"]}
+
+        assert key["EnableKeyRotation"] is True
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"], key["PendingWindowInDays"]) == (
+            "Delete",
+            "Delete",
+            7,
+        )
+        assert by_sid["AccountAdministersTheKey"] == {
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+        assert by_sid["ThisStacksAlarmsPublishToTheTopic"] == {
+            "Sid": "ThisStacksAlarmsPublishToTheTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:s3-pipeline-trigger-*"},
+            },
+        }
+        assert len(by_sid) == 2
 
     def test_dashboard_shows_the_functions_metrics_and_queues(self) -> None:
         (dashboard,) = of_type(stack(), "AWS::CloudWatch::Dashboard").values()
@@ -428,6 +485,90 @@ class TestAlarms:
             "ApproximateNumberOfMessagesVisible",
         ):
             assert metric in text
+
+
+# Every combination that creates the alarm topic.
+WITH_ALARM_MAIL = {
+    "mail": {"AlarmEmail": "ops@example.com"},
+    "mail-routes": {"AlarmEmail": "ops@example.com", **ROUTED},
+    "mail-adopt-bucket": {"AlarmEmail": "ops@example.com", "CreateSourceBucket": "false"},
+    "mail-example-no-dashboard": {
+        "AlarmEmail": "ops@example.com",
+        "CreateExamplePipeline": "true",
+        "CreateDashboard": "false",
+    },
+}
+
+
+class TestAlarmsCanPublishToTheirTopics:
+    """AWS's rule: CloudWatch publishes to an encrypted topic only if the key policy lets cloudwatch.amazonaws.com use
+    the key (kms:Decrypt, kms:GenerateDataKey*) - never with an AWS managed key such as alias/aws/sns, whose policy
+    cannot be changed (SNS developer guide, "Enable compatibility between event sources from AWS services and
+    encrypted topics"). Otherwise the stack deploys, alarms fire, and no notification is ever sent."""
+
+    @pytest.mark.parametrize("parameters", WITH_ALARM_MAIL.values(), ids=WITH_ALARM_MAIL.keys())
+    def test_every_topic_an_alarm_notifies_is_encrypted_with_a_key_cloudwatch_may_use_for_that_alarm(
+        self, parameters: dict[str, str]
+    ) -> None:
+        template = stack(**parameters)
+        notified = alarms_by_target(template)
+
+        assert notified, "no alarm notifies anything"
+        for target, alarm_names in notified.items():
+            topic = resource_in_template(template, target, "AWS::SNS::Topic")
+            assert "KmsMasterKeyId" in topic, f"{target} is not encrypted at rest"
+            key = resource_in_template(template, topic["KmsMasterKeyId"], "AWS::KMS::Key")
+            # SNS encrypts only with enabled symmetric encryption keys.
+            assert key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+            assert key.get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
+            assert key.get("Enabled", True) is True
+            for alarm_name in alarm_names:
+                alarm_arn = f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{alarm_name}"
+                assert cloudwatch_may_use(key["KeyPolicy"], alarm_arn), (
+                    f"the key of {target} does not let CloudWatch publish for alarm {alarm_name}"
+                )
+
+
+def alarms_by_target(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Each action target of any alarm (AlarmActions, OKActions, InsufficientDataActions), with the alarms naming it."""
+    targets: dict[str, set[str]] = {}
+    for name, alarm in of_type(template, "AWS::CloudWatch::Alarm").items():
+        assert "AlarmName" in alarm, f"{name} has no AlarmName: a key policy condition cannot name it"
+        for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            for target in alarm.get(field, []):
+                targets.setdefault(target, set()).add(alarm["AlarmName"])
+    return targets
+
+
+def resource_in_template(template: dict[str, Any], reference: Any, resource_type: str) -> dict[str, Any]:
+    """The properties of the resource a Ref or GetAtt token names; anything else (an alias, an outside ARN) fails."""
+    assert isinstance(reference, Unresolved), f"{reference!r} is no {resource_type} of this template"
+    name = reference.strip("<>").split(".")[0]
+    resource = template["Resources"].get(name)
+    assert resource is not None, f"{reference} names no resource of this template"
+    assert resource["Type"] == resource_type, f"{name} is a {resource['Type']}, not a {resource_type}"
+    properties: dict[str, Any] = resource.get("Properties", {})
+    return properties
+
+
+def cloudwatch_may_use(key_policy: dict[str, Any], alarm_arn: str) -> bool:
+    """An Allow for cloudwatch.amazonaws.com of kms:Decrypt and kms:GenerateDataKey*, for this account and alarm."""
+    for statement in key_policy["Statement"]:
+        principal = statement.get("Principal", {})
+        services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        condition = statement.get("Condition", {})
+        if (
+            statement["Effect"] == "Allow"
+            and "cloudwatch.amazonaws.com" in services
+            and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(as_list(statement["Action"]))
+            and condition.get("StringEquals", {}).get("aws:SourceAccount") == "123456789012"
+            and any(
+                fnmatch.fnmatchcase(alarm_arn, pattern)
+                for pattern in as_list(condition.get("ArnLike", {}).get("aws:SourceArn", []))
+            )
+        ):
+            return True
+    return False
 
 
 class TestBuiltArtifact:

@@ -1,6 +1,7 @@
-"""`make start` and `make redrive` fail with one line saying what is wrong and what to do, exit 2, no traceback:
-a stack that is not there, a region where it is not, no credentials, an unreachable endpoint, no stack name, a
-broken samconfig.toml. The stack is found through samconfig.toml even when the shell's region says otherwise."""
+"""`make start`, `make redrive` and `make check-alarms` fail with one line saying what is wrong and what to do,
+exit 2, no traceback: a stack that is not there, a region where it is not, no credentials, an unreachable endpoint,
+no stack name, a broken samconfig.toml. The stack is found through samconfig.toml even when the shell's region says
+otherwise."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 from moto import mock_aws
 
 from local.local_stack import free_port
-from ops import redrive, start
-from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, deploy
+from ops import check_alarms, redrive, start
+from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, deploy, deploy_alarms
 from support.guided import project_with_samconfig, save_as_guided
 
 STACK = "s3-pipeline-trigger"
@@ -40,6 +41,7 @@ Tool = Callable[..., int]
 TOOLS = {
     "start": (lambda argv, **kw: start.main(["--key", KEY, "--dry-run", *argv], **kw), "Cannot start: "),
     "redrive": (lambda argv, **kw: redrive.main(["--wait", "0", *argv], **kw), "Cannot redrive: "),
+    "check-alarms": (lambda argv, **kw: check_alarms.main(["--dry-run", *argv], **kw), "Cannot check alarms: "),
 }
 
 
@@ -53,7 +55,7 @@ def samconfig(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """The stack in STACK_REGION on moto, with the outputs both tools read."""
+    """The stack in STACK_REGION on moto, with the outputs the tools read."""
     with mock_aws():
         session = boto3.Session(region_name=STACK_REGION)
         deploy(session, FUNCTION_ENV)
@@ -65,6 +67,7 @@ def aws() -> Iterator[None]:
             "TriggerFunctionName": "s3-pipeline-trigger-TriggerFunction-Q1w2E3r4",
             "RuleDeadLetterQueueUrl": queues["rule"],
             "FailedStartQueueUrl": queues["failed"],
+            **deploy_alarms(session),
         }
         template = {
             "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},

@@ -1,14 +1,18 @@
-"""A deployed trigger stack on moto, as far as the operator tools read one: stack output, function, bucket, pipeline."""
+"""A deployed trigger stack on moto, as far as the operator tools read one: stack outputs, function, bucket, pipeline,
+and the template's alarms with their topic."""
 
 from __future__ import annotations
 
 import io
 import json
 import zipfile
+from typing import Any
 
 import boto3
+from moto.backends import get_backend
 
 from local.example_pipeline import create_s3_source_pipeline
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 from trigger_fn.settings import load_settings
 
 REGION = "eu-west-1"
@@ -61,9 +65,75 @@ def deploy(session: boto3.Session, environment: dict[str, str], *, versioned: bo
         Code={"ZipFile": code.getvalue()},
         Environment={"Variables": environment},
     )
+    create_stack(session, {"TriggerFunctionName": FUNCTION})
+    return [version for version in versions if version]
+
+
+def create_stack(session: boto3.Session, outputs: dict[str, str], name: str = STACK) -> None:
+    """A stack with these outputs: what the operator tools read of a deployed one."""
     template = {
         "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"TriggerFunctionName": {"Value": FUNCTION}},
+        "Outputs": {output: {"Value": value} for output, value in outputs.items()},
     }
-    session.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
-    return [version for version in versions if version]
+    session.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+ACCOUNT = "123456789012"
+ALARM_EMAIL = "ops@example.com"
+# The name CloudFormation gives the template's AlarmTopic (stack, logical id, random suffix).
+ALARM_TOPIC = f"{STACK}-AlarmTopic-Z9y8X7w6"
+
+
+def deploy_alarms(
+    session: boto3.Session, alarm_email: str = ALARM_EMAIL, topic_key: str | None = None
+) -> dict[str, str]:
+    """The template's alarms, and with an address its topic and subscription, as the template defines them for these
+    parameters (moto's CloudFormation creates no alarms). Returns the AlarmNames output that lists them.
+
+    The topic is encrypted with a key made here, or with `topic_key` (an older stack's alias/aws/sns, say).
+    """
+    template = deployed(transformed(), REQUIRED_PARAMETERS | {"AlarmEmail": alarm_email})
+    topics = {}
+    if alarm_email:
+        key = topic_key or session.client("kms").create_key(Description="alarm topic")["KeyMetadata"]["Arn"]
+        sns = session.client("sns")
+        topic_arn = sns.create_topic(Name=ALARM_TOPIC, Attributes={"KmsMasterKeyId": key})["TopicArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=alarm_email)
+        topics["<AlarmTopic>"] = topic_arn
+    cloudwatch = session.client("cloudwatch")
+    names = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            cloudwatch.put_metric_alarm(**_alarm_request(resource["Properties"], topics))
+            names[f"<{logical_id}>"] = resource["Properties"]["AlarmName"]
+    return {"AlarmNames": ",".join(names[ref] for ref in template["Outputs"]["AlarmNames"].split(","))}
+
+
+def _alarm_request(alarm: dict[str, Any], topics: dict[str, str]) -> dict[str, Any]:
+    request = {name: alarm[name] for name in alarm if name not in {"AlarmActions", "OKActions", "Dimensions"}}
+    # Queue and function names are CloudFormation's to choose; the alarm's metric does not matter here.
+    request["Dimensions"] = [{"Name": d["Name"], "Value": str(d["Value"]).strip("<>")} for d in alarm["Dimensions"]]
+    for actions in ("AlarmActions", "OKActions"):
+        if actions in alarm:
+            request[actions] = [topics[target] for target in alarm[actions]]
+    return request
+
+
+def alarm_states(name: str, region: str = REGION) -> list[tuple[str, str]]:
+    """(state, reason) of every state the alarm has been in, oldest first.
+
+    moto does not implement DescribeAlarmHistory; its alarm keeps each state it left (moto's Alarm.update_state).
+    """
+    alarm = get_backend("cloudwatch")[ACCOUNT][region].alarms[name]
+    left = [(state, reason) for _kind, reason, _data, state, _when in alarm.history]
+    return [*left, (alarm.state_value, alarm.state_reason)]
+
+
+def leave_unconfirmed(topic_arn: str, region: str = REGION) -> None:
+    """As AWS lists an e-mail subscription nobody confirmed yet: SubscriptionArn `PendingConfirmation`.
+
+    moto confirms every subscription at once.
+    """
+    for subscription in get_backend("sns")[ACCOUNT][region].subscriptions.values():
+        if subscription.topic.arn == topic_arn:
+            subscription.arn = "PendingConfirmation"
