@@ -92,11 +92,13 @@ test: lint typecheck build security ministack-venv ## Everything CI runs: lint, 
 unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
 	$(BIN)/pytest -q tests/unit
 
-# SAM's own emulator on the built artifact when a container engine runs arm64 here, else the handler in-process;
-# the first line (stderr) says which. ENV only from the command line: some shells export an ENV variable of their own.
+# SAM's own emulator on the built artifact when a container engine runs arm64 here, else (or with LOCAL=inprocess) the
+# handler in-process; the first line (stderr) says which. ENV and LOCAL only from the command line: some shells export
+# an ENV variable of their own.
 EVENT ?= put-object
-invoke: venv ## One event in SAM's emulator, or in-process without an engine: make invoke [EVENT=put-object] [ENV=events/env.json]
-	@PYTHONPATH=src $(BIN)/python -m local.try_event "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)")
+invoke: venv ## One event in SAM's emulator, or in-process: make invoke [EVENT=put-object] [ENV=events/env.json] [LOCAL=inprocess]
+	@PYTHONPATH=src $(BIN)/python -m local.try_event "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)") \
+		$(if $(filter command line,$(origin LOCAL)),$(if $(filter inprocess,$(LOCAL)),--in-process,$(error LOCAL=$(LOCAL): only LOCAL=inprocess is known)))
 
 demo-moto: venv ## The native path in one process on moto (no emulator): upload -> rule -> function -> pipeline
 	PYTHONPATH=src $(BIN)/python -m local.demo_moto

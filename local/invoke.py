@@ -6,7 +6,8 @@ it alone, as in `sam local invoke`, never from your shell. Needs no Docker. With
 CodePipeline endpoint your AWS credentials and AWS_ENDPOINT_URL_CODEPIPELINE point at.
 
 The last line printed is the function's result, or `{"errorType", "errorMessage"}` when it raises (exit 1).
-Anything wrong with the files or settings is one line on stderr saying what to fix (exit 2).
+Anything wrong with the files or settings is one line on stderr saying what to fix (exit 2). local/try_event.py
+makes the same checks, with the same words, before it builds or starts SAM's emulator.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import difflib
 import json
 import os
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from local.lambda_context import LocalLambdaContext
-from local.template_model import sam_template
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -74,6 +75,9 @@ def function_variables(env_vars: Any, path: Path) -> dict[str, str]:
 
 def template_variables() -> set[str]:
     """The variables the template gives the function itself (not the Globals ones)."""
+    # Imported here: the template model pulls in SAM's translator (~0.5 s), which a bad event file must not wait for.
+    from local.template_model import sam_template
+
     properties = sam_template()["Resources"][FUNCTION]["Properties"]
     return set(properties.get("Environment", {}).get("Variables", {}))
 
@@ -91,6 +95,64 @@ def use_function_environment(variables: dict[str, str], environ: dict[str, str] 
         environ["AWS_DEFAULT_REGION"] = "eu-west-1"
 
 
+class CheckedInputs(NamedTuple):
+    """What an invoke runs on, checked before anything is built or started: the same on both paths."""
+
+    event_path: Path
+    event: dict[str, Any]
+    env_path: Path
+    variables: dict[str, str]
+
+
+def checked_inputs(event_name: str, env_vars_name: str) -> CheckedInputs:
+    """The event (a JSON object) and the function's variables from the env-vars file, or InvokeProblem."""
+    env_path = find_file(env_vars_name, "env-vars")
+    event_path = find_file(event_name, "event")
+    event = read_json(event_path)
+    if not isinstance(event, dict):
+        raise InvokeProblem(
+            f"{event_path} holds {_json_kind(event)}, not an event: an event is a JSON object, as in "
+            "events/put-object.json"
+        )
+    return CheckedInputs(event_path, event, env_path, function_variables(read_json(env_path), env_path))
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "a JSON array", str: "a JSON string", bool: "true or false", type(None): "null"}
+    return kinds.get(type(value), "a JSON number")
+
+
+def error_line(error_type: str, error_message: str) -> str:
+    """The function's error as `sam local invoke` prints it (the stack trace is in the log lines above it)."""
+    return json.dumps({"errorType": error_type, "errorMessage": error_message}, ensure_ascii=False)
+
+
+def run_in_process(inputs: CheckedInputs) -> int:
+    """The handler on the event in this process, with the file's variables: its log lines and metrics on stderr,
+    as SAM's emulator path prints them, and its result alone on stdout."""
+    try:
+        use_function_environment(inputs.variables, os.environ)
+        # The Logger keeps the stream it is made with: made (at import) and run with stdout pointing at stderr.
+        with redirect_stdout(sys.stderr):
+            handler = _import_handler(inputs.env_path)
+    except InvokeProblem as problem:
+        print(f"make invoke: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from trigger_fn.object_versions import VersionCheckFailed
+    from trigger_fn.pipeline_client import LookupFailed, StartFailed
+    from trigger_fn.s3_event import MalformedEventError
+
+    try:
+        with redirect_stdout(sys.stderr):
+            result = handler(inputs.event, LocalLambdaContext())
+    except (MalformedEventError, StartFailed, LookupFailed, VersionCheckFailed) as error:
+        print(error_line(type(error).__name__, str(error)))
+        return EXIT_FUNCTION_ERROR
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.splitlines()[0])
     parser.add_argument("event", help="event file, or a sample event name from events/ (e.g. put-object)")
@@ -99,25 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        env_path = find_file(args.env_vars, "env-vars")
-        event = read_json(find_file(args.event, "event"))
-        use_function_environment(function_variables(read_json(env_path), env_path), os.environ)
-        handler = _import_handler(env_path)
+        inputs = checked_inputs(args.event, args.env_vars)
     except InvokeProblem as problem:
         print(f"make invoke: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    return run_in_process(inputs)
 
-    from trigger_fn.pipeline_client import StartFailed
-    from trigger_fn.s3_event import MalformedEventError
 
-    try:
-        result = handler(event, LocalLambdaContext())
-    except (MalformedEventError, StartFailed) as error:
-        # What `sam local invoke` prints for a function error.
-        print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, ensure_ascii=False))
-        return EXIT_FUNCTION_ERROR
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+def settings_problem(message: str, env_path: Path) -> str:
+    """A SettingsError of the function's cold start, as make invoke says it on both paths."""
+    return f"{message} (make invoke reads the function's variables from {env_path}; add it there or pass ENV=file)"
 
 
 def _import_handler(env_path: Path) -> Any:
@@ -126,9 +179,7 @@ def _import_handler(env_path: Path) -> Any:
     try:
         from trigger_fn.handler import lambda_handler
     except SettingsError as error:
-        raise InvokeProblem(
-            f"{error} (make invoke reads the function's variables from {env_path}; add it there or pass ENV=file)"
-        ) from error
+        raise InvokeProblem(settings_problem(str(error), env_path)) from error
     return lambda_handler
 
 

@@ -57,7 +57,8 @@ def _transformed(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]
         # `sam package` would upload CodeUri; the transform only needs an S3 location of that shape.
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = "s3://sam-artifacts-placeholder/code.zip"
-    return transform(template, values, BundledManagedPolicies())  # type: ignore[arg-type]
+    transformed_template: dict[str, Any] = transform(template, values, BundledManagedPolicies())
+    return transformed_template
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

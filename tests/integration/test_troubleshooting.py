@@ -26,6 +26,7 @@ from ops import start as start_pipeline
 from ops.aws_problems import explain
 from ops.parameter_checks import template_checks
 from ops.stack import StackLocation
+from support import fake_sam_cli
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
 from support.events import fresh, load_event
@@ -190,6 +191,11 @@ def _invoke_typo() -> str:
     return finished.stderr
 
 
+def _emulator_silent(folder: Path) -> str:
+    # SAM's Lambda service answering nothing, as when the container gave no response (stand-in SAM CLI).
+    return fake_sam_cli.make_invoke(fake_sam_cli.install(folder / "bin"), "put-object", answer="").stderr
+
+
 def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, Callable[[], str]]:
     """README quote (its first fragment) -> what really prints it."""
     return {
@@ -232,6 +238,7 @@ def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, 
             _deploy_refused(tmp_path)
         ),
         "make invoke: no event file 'put-objct' here or in events/: did you mean put-object?": _invoke_typo,
+        "make invoke: no result: SAM's emulator answered the invoke with nothing": lambda: _emulator_silent(tmp_path),
     }
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,9 @@ import pytest
 
 from local.container_engine import unavailable_reason
 from local.emf import emf_metrics
+from local.lambda_emulator import WarmEmulator, container_ids, existing_containers
 from local.stand_in_image import IMAGE, rapid_image_of
+from local.try_event import BUILD_DIR, EMULATOR_LINE, EMULATOR_LOG
 from support.environment import EVENTS, ROOT
 from support.events import load_event
 from support.readme import EVENT_ROWS, README, shown_run, trimmed_line_pattern
@@ -21,10 +26,9 @@ from support.sam_emulator import (
     BUILT_TEMPLATE,
     FUNCTION,
     Invocation,
-    WarmEmulator,
-    container_ids,
-    run_in_emulator,
+    invoke_sample,
     sam_local_invoke,
+    warm_emulator_on,
 )
 
 pytestmark = pytest.mark.sam_local
@@ -57,12 +61,8 @@ def sam_local_ready() -> None:
 
 @pytest.fixture(scope="module")
 def warm_emulator(sam_local_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmEmulator]:
-    emulator = WarmEmulator(tmp_path_factory.mktemp("sam-local") / "start-lambda.log")
-    try:
-        emulator.wait_until_serving()
+    with warm_emulator_on(tmp_path_factory.mktemp("sam-local") / "start-lambda.log") as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 def outcome_described(described: str, result: dict[str, Any]) -> str:
@@ -86,7 +86,7 @@ def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
     warm_emulator: WarmEmulator, event_file: str, described: str
 ) -> None:
     # GIVEN the built function in SAM's emulator with events/env.json; WHEN the sample event is invoked
-    invocation: Invocation = warm_emulator.invoke(event_file)
+    invocation: Invocation = invoke_sample(warm_emulator, event_file)
 
     # THEN its answer is the README's, and its log lines and metrics are the ones that outcome writes
     outcome = outcome_described(described, invocation.result)
@@ -118,7 +118,7 @@ def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
 
 
 def test_the_emulator_runs_the_function_in_the_arm64_image(warm_emulator: WarmEmulator) -> None:
-    warm_emulator.invoke("put-object.json")
+    invoke_sample(warm_emulator, "put-object.json")
 
     images = {
         subprocess.run(
@@ -174,9 +174,109 @@ def test_the_readme_shows_what_sam_local_invoke_prints(sam_local_ready: None) ->
         assert any(pattern.fullmatch(real) for real in printed), f"not printed, or not in this order: {line}"
 
 
-def test_make_invoke_says_it_uses_sams_emulator_and_prints_the_readme_result(sam_local_ready: None) -> None:
-    result = run_in_emulator(["make", "--no-print-directory", "invoke", "EVENT=events/put-object.json"])
+def _make_invoke(*variables: str) -> list[str]:
+    return ["make", "--no-print-directory", "invoke", *variables]
 
+
+def _said(finished: subprocess.CompletedProcess[str]) -> list[str]:
+    """make invoke's own lines on stderr (not the function's log, not make's)."""
+    return [line for line in finished.stderr.splitlines() if line.startswith("make invoke: ")]
+
+
+def _emulators_of_make_invoke() -> list[str]:
+    """The sam local start-lambda processes running make invoke's build (pids)."""
+    running = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "start-lambda" in words and str(BUILD_DIR / "template.yaml") in words:
+            running.append(cmdline.parent.name)
+    return running
+
+
+def _left_by_make_invoke() -> tuple[list[str], list[str]]:
+    """(containers, emulator processes) of the last make invoke still there."""
+    return existing_containers(container_ids(EMULATOR_LOG.read_text(encoding="utf-8"))), _emulators_of_make_invoke()
+
+
+def test_make_invoke_answers_from_sams_emulator_at_the_first_try_and_leaves_nothing_running(
+    sam_local_ready: None,
+) -> None:
+    # GIVEN the shell of the tests, which sets the function's variables (make invoke must take them from the file)
+    # WHEN make invoke runs once, on the emulator path
+    result = subprocess.run(
+        _make_invoke("EVENT=events/put-object.json"), cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
+    )
+
+    # THEN it says so, prints the function's log lines and the README's result, and stops what it started
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[0] == "make invoke: sam local invoke, SAM's Lambda emulator (python3.13 arm64)"
+    assert result.stderr.splitlines()[0] == EMULATOR_LINE
     assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in README
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith('{"level"')]
+    assert [(log["level"], log["message"], log["cold_start"]) for log in logs] == [
+        ("INFO", "Dry run: not starting", True)
+    ]
+    assert container_ids(EMULATOR_LOG.read_text(encoding="utf-8"))
+    assert _left_by_make_invoke() == ([], [])
+
+
+def test_a_bad_setting_in_make_invoke_is_the_line_the_in_process_path_prints(
+    sam_local_ready: None, tmp_path: Path
+) -> None:
+    # GIVEN the sample settings with PIPELINE_NAME empty
+    settings = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
+    settings[FUNCTION]["PIPELINE_NAME"] = ""
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps(settings), encoding="utf-8")
+
+    # WHEN make invoke runs in SAM's emulator, and in-process
+    in_emulator = subprocess.run(
+        _make_invoke(f"ENV={env_file}"), cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
+    )
+    in_process = subprocess.run(
+        _make_invoke(f"ENV={env_file}", "LOCAL=inprocess"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    # THEN both fail with the same line, naming the variable and the file, and print no result
+    assert "[ERROR] SettingsError: PIPELINE_NAME is not set" in in_emulator.stderr
+    assert _said(in_process) == [
+        "make invoke: in-process, as LOCAL=inprocess asks",
+        "make invoke: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars (make invoke reads "
+        f"the function's variables from {env_file}; add it there or pass ENV=file)",
+    ]
+    assert _said(in_emulator) == [EMULATOR_LINE, _said(in_process)[-1]]
+    assert (in_emulator.returncode, in_emulator.stdout, in_process.returncode, in_process.stdout) == (2, "", 2, "")
+    assert _left_by_make_invoke() == ([], [])
+
+
+def test_ctrl_c_in_make_invoke_stops_sams_emulator_and_its_container(sam_local_ready: None) -> None:
+    # GIVEN make invoke started in a terminal of its own, up to the moment SAM has made the function's container
+    EMULATOR_LOG.unlink(missing_ok=True)
+    running = subprocess.Popen(
+        _make_invoke(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (EMULATOR_LOG.exists() and container_ids(EMULATOR_LOG.read_text(encoding="utf-8"))):
+            assert running.poll() is None, running.communicate()
+            assert time.monotonic() < deadline, "SAM made no container in 300 s"
+            time.sleep(0.2)
+
+        # WHEN Ctrl-C is pressed (the terminal sends SIGINT to its foreground process group)
+        os.killpg(running.pid, signal.SIGINT)
+        _, stderr = running.communicate(timeout=180)
+    finally:
+        if running.poll() is None:
+            os.killpg(running.pid, signal.SIGKILL)
+
+    # THEN make invoke says it was interrupted, and neither SAM nor the container is left
+    assert running.returncode != 0
+    assert "make invoke: interrupted" in stderr.splitlines()
+    assert _left_by_make_invoke() == ([], [])
