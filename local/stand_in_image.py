@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,10 @@ WORK_DIR = ROOT / ".local" / "lambda-image"
 IMAGE = "public.ecr.aws/lambda/python:3.13-arm64"
 STAND_IN_LABEL = "s3-pipeline-trigger.stand-in"
 DIGEST_LABEL = "s3-pipeline-trigger.stand-in.digest"
+# On the emulator image: the id of the base it was made from, so a rebuilt base gets a new one.
+EMULATOR_BASE_LABEL = "s3-pipeline-trigger.stand-in.emulator-base"
+# The host's own build of SAM's Runtime Interface Emulator, by what platform.machine() says.
+HOST_RIE = {"x86_64": "aws-lambda-rie-x86_64", "amd64": "aws-lambda-rie-x86_64"}
 
 # Debian 13 ships Python 3.13; libstdc++6 for awslambdaric's C client, dash and coreutils for SAM's RUN step.
 DEBIAN_SUITE = "trixie"
@@ -136,6 +141,46 @@ def _build(digest: str, image: str) -> str:
     return contents
 
 
+def ensure_emulator_image(image: str = IMAGE) -> str | None:
+    """SAM's emulator image for the stand-in, with the host's build of SAM's emulator on an emulated host.
+
+    SAM adds its emulator of the function's architecture to the base and retries the container's port for ~0.35 s;
+    under qemu that emulator listens later than that on a busy machine, and SAM says "No response from invoke
+    container". The host's build of the same emulator version listens at once; the function still runs in the
+    arm64 Python under emulation. SAM uses an emulator image it finds (samconfig.toml: skip_pull_image).
+    """
+    rie = HOST_RIE.get(platform.machine())
+    base_id = _docker("image", "inspect", "--format", "{{.Id}}", image, check=False).stdout.strip()
+    if rie is None or not base_id or (image_labels(image) or {}).get(STAND_IN_LABEL) != "true":
+        return None
+    emulator_image = rapid_image_of(image)
+    if (image_labels(emulator_image) or {}).get(EMULATOR_BASE_LABEL) == base_id:
+        return f"{emulator_image}: SAM's emulator for {platform.machine()} hosts (up to date)"
+    import samcli  # only make engine needs SAM's files: not imported by those who read this module
+
+    rie_file = Path(samcli.__file__).parent / "local" / "rapid" / rie
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copy2(rie_file, WORK_DIR / "aws-lambda-rie")
+        (WORK_DIR / "Dockerfile").write_text(
+            f"FROM {image}\nCOPY aws-lambda-rie /var/rapid/aws-lambda-rie\nLABEL {EMULATOR_BASE_LABEL}={base_id}\n",
+            encoding="utf-8",
+        )
+        built = subprocess.run(
+            ["docker", "build", "--quiet", "--platform", "linux/arm64", "--tag", emulator_image, str(WORK_DIR)],
+            check=False,
+            env=os.environ | {"DOCKER_BUILDKIT": "0"},
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        shutil.rmtree(WORK_DIR, ignore_errors=True)
+    if built.returncode != 0:
+        why = (built.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ImageUnavailable(f"docker build of SAM's emulator image failed: {why}")
+    return f"{emulator_image}: SAM's emulator for {platform.machine()} hosts, built from {rie_file.name}"
+
+
 def ensure_image(image: str = IMAGE) -> str:
     """The base image is here afterwards (real, or our stand-in of the current build files); returns what was done."""
     labels = image_labels(image)
@@ -160,6 +205,9 @@ def ensure_image(image: str = IMAGE) -> str:
 def main() -> int:
     try:
         print(ensure_image())
+        emulator = ensure_emulator_image()
+        if emulator:
+            print(emulator)
     except ImageUnavailable as error:
         print(error, file=sys.stderr)
         return 1

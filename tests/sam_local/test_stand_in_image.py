@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import samcli
 
 from local.container_engine import unavailable_reason
-from local.stand_in_image import DIGEST_LABEL, STAND_IN_LABEL, build_digest, ensure_image, rapid_image_of
+from local.stand_in_image import (
+    DIGEST_LABEL,
+    EMULATOR_BASE_LABEL,
+    HOST_RIE,
+    STAND_IN_LABEL,
+    build_digest,
+    ensure_emulator_image,
+    ensure_image,
+    image_labels,
+    rapid_image_of,
+)
 
 pytestmark = pytest.mark.sam_local
 
@@ -68,3 +80,38 @@ def test_a_stand_in_of_the_current_build_files_is_kept(tiny_image: ImageBuilder)
 
 def test_the_emulator_image_sam_derives_is_named_as_sam_names_it() -> None:
     assert rapid_image_of("public.ecr.aws/lambda/python:3.13-arm64") == "public.ecr.aws/lambda/python:3.13-rapid-arm64"
+
+
+def test_a_stand_in_gets_the_hosts_build_of_sams_emulator(tiny_image: ImageBuilder, tmp_path: Path) -> None:
+    if platform.machine() not in HOST_RIE:
+        pytest.skip(f"the host's own emulator build is made for x86_64 hosts, not {platform.machine()}")
+    base = tiny_image({STAND_IN_LABEL: "true"})
+    emulator_image = rapid_image_of(TEST_IMAGE)
+    try:
+        done = ensure_emulator_image(TEST_IMAGE)
+        again = ensure_emulator_image(TEST_IMAGE)
+
+        # THEN its emulator file is the pinned SAM CLI's host build, recorded against this base, and kept after
+        shipped = Path(samcli.__file__).parent / "local" / "rapid" / HOST_RIE[platform.machine()]
+        created = subprocess.run(
+            ["docker", "create", emulator_image, "/never-run"], check=True, capture_output=True, text=True
+        )
+        container = created.stdout.strip()
+        copied = tmp_path / "aws-lambda-rie"
+        subprocess.run(["docker", "cp", f"{container}:/var/rapid/aws-lambda-rie", str(copied)], check=True)
+        subprocess.run(["docker", "rm", container], check=True, capture_output=True)
+        assert copied.read_bytes() == shipped.read_bytes()
+        assert os.access(copied, os.X_OK)
+        assert image_labels(emulator_image) is not None
+        assert (image_labels(emulator_image) or {})[EMULATOR_BASE_LABEL] == base
+        assert done == f"{emulator_image}: SAM's emulator for {platform.machine()} hosts, built from {shipped.name}"
+        assert again == f"{emulator_image}: SAM's emulator for {platform.machine()} hosts (up to date)"
+    finally:
+        subprocess.run(["docker", "image", "rm", "--force", emulator_image], check=False, capture_output=True)
+
+
+def test_a_real_base_image_is_left_to_sam(tiny_image: ImageBuilder) -> None:
+    tiny_image({})
+
+    assert ensure_emulator_image(TEST_IMAGE) is None
+    assert image_labels(rapid_image_of(TEST_IMAGE)) is None
