@@ -178,7 +178,6 @@ class TestQueuedDelivery:
 
 
 class TestFunction:
-
     def test_runtime_tracing_and_handler(self) -> None:
         function = of_type(stack(), "AWS::Lambda::Function")["TriggerFunction"]
 
@@ -566,7 +565,10 @@ class TestAlarms:
             "ApproximateAgeOfOldestMessage",
         }
         (starts,) = [w for w in body["widgets"] if w["properties"]["title"] == "Starts per minute"]
-        assert (starts["properties"]["period"], starts["properties"]["metrics"][0][1]) == (60, "PipelineExecutionsStarted")
+        assert (starts["properties"]["period"], starts["properties"]["metrics"][0][1]) == (
+            60,
+            "PipelineExecutionsStarted",
+        )
 
 
 # Every combination that creates the alarm topic.
