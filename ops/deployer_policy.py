@@ -6,7 +6,8 @@ CloudFormation creates, updates and deletes the stack's resources with the calle
 deployer needs every action the resource types' handlers call (their CloudFormation schemas list them) for the
 features the template uses, and SAM CLI's own calls (change sets, the managed artifact bucket). Names the stack
 derives from its own name are matched by prefix: functions `STACK-trigger`, roles, queues, alarms and the rule
-`STACK-LogicalId-...`, log groups `/aws/lambda/STACK-...`; the source bucket and example pipeline by their names.
+`STACK-LogicalId-...`, log groups `/aws/lambda/STACK-...`; the source bucket and example pipeline by their names;
+the queue's event source mapping (a random id) by the function it feeds (`lambda:FunctionArn`).
 The alarm topic's KMS key has no name to match (KMS gives keys random ids): its actions match `key/*`, and only those
 CloudFormation needs to create, rotate, update and delete it (never DisableKey or DisableKeyRotation).
 docs/deployer-policy.json is this policy for the README's names; tests check both against the template.
@@ -125,13 +126,11 @@ def statements(names: Names) -> list[dict[str, Any]]:
         _allow(
             "TheFunctions",
             [
-                "lambda:AddPermission",
                 "lambda:AssociateRuntimeAlias",
                 "lambda:CreateFunction",
                 "lambda:DeleteFunction",
                 "lambda:DeleteFunctionCodeSigningConfig",
                 "lambda:DeleteFunctionConcurrency",
-                "lambda:DeleteFunctionEventInvokeConfig",
                 "lambda:GetCodeSigningConfig",
                 "lambda:GetFunction",
                 "lambda:GetFunctionCodeSigningConfig",
@@ -139,15 +138,26 @@ def statements(names: Names) -> list[dict[str, Any]]:
                 "lambda:GetRuntimeManagementConfig",
                 # CloudFormation invokes the bucket adopter (a custom resource) as the caller.
                 "lambda:InvokeFunction",
-                "lambda:PutFunctionEventInvokeConfig",
-                "lambda:RemovePermission",
                 "lambda:TagResource",
                 "lambda:UntagResource",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
-                "lambda:UpdateFunctionEventInvokeConfig",
             ],
             [f"arn:aws:lambda:*:*:function:{stack}-*"],
+        ),
+        # Lambda names a mapping by a random id: the function it feeds (lambda:FunctionArn) is what is matched.
+        # CreateEventSourceMapping takes no resource (the mapping does not exist yet); the others take the mapping.
+        _allow(
+            "CreateTheQueueMappingOfTheFunction",
+            ["lambda:CreateEventSourceMapping"],
+            ["*"],
+            {"ArnLike": {"lambda:FunctionArn": f"arn:aws:lambda:*:*:function:{stack}-*"}},
+        ),
+        _allow(
+            "TheQueueMappingOfTheFunction",
+            ["lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+            ["arn:aws:lambda:*:*:event-source-mapping:*"],
+            {"ArnLike": {"lambda:FunctionArn": f"arn:aws:lambda:*:*:function:{stack}-*"}},
         ),
         _allow(
             "TheRoles",

@@ -77,6 +77,14 @@ def test_each_sample_event_does_what_the_readme_table_says(event_file: str, desc
     if "raises" in described:
         assert result.returncode == 1
         assert output["errorType"] in described
+    elif "batchItemFailures" in described:
+        # The queue's batch: every record settled, none returned to the queue.
+        assert output == {"batchItemFailures": []}
+        assert "`batchItemFailures` empty" in described
+        lines = (result.stdout + result.stderr).splitlines()
+        settled = [json.loads(line) for line in lines if '"Batch record settled"' in line]
+        outcomes = [(line["outcome"], line.get("reason")) for line in settled]
+        assert outcomes == [("ignored", "superseded"), ("dry_run", None)]
     elif "ignored" in described:
         assert output["status"] == "ignored"
         assert f"`{output['reasonCode']}`" in described

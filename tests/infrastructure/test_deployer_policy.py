@@ -282,6 +282,12 @@ NOT_NEEDED = [
         no_connection_actions,
         "CodeStar connection sources",
     ),
+    NotNeeded(
+        "AWS::Lambda::EventSourceMapping",
+        frozenset({"kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"}),
+        absent("KmsKeyArn"),
+        "filter criteria encrypted with a customer KMS key",
+    ),
     NotNeeded("AWS::Events::Rule", frozenset({"iam:PassRole"}), no_role_for_targets, "a role for the targets"),
     NotNeeded(
         "AWS::IAM::Role",
@@ -363,11 +369,33 @@ def test_each_left_out_permission_serves_a_feature_no_resource_uses(entry: NotNe
     assert not users, f"{users} use {entry.feature}: allow {sorted(entry.actions)}"
 
 
-def test_only_list_calls_and_creating_a_key_have_an_unscoped_resource() -> None:
-    unscoped = [set(s["Action"]) for s in policy(README_NAMES)["Statement"] if "*" in s["Resource"]]
+def test_only_list_calls_creating_a_key_and_the_functions_own_mapping_have_an_unscoped_resource() -> None:
+    unscoped = [s for s in policy(README_NAMES)["Statement"] if "*" in s["Resource"]]
 
-    # CreateKey names no resource: the key's id exists only once it is created.
-    assert unscoped == [{"logs:DescribeLogGroups", "logs:DescribeResourcePolicies"}, {"kms:CreateKey"}]
+    # CreateKey and CreateEventSourceMapping name no resource: the key's or mapping's id exists only once created.
+    assert [set(s["Action"]) for s in unscoped] == [
+        {"lambda:CreateEventSourceMapping"},
+        {"logs:DescribeLogGroups", "logs:DescribeResourcePolicies"},
+        {"kms:CreateKey"},
+    ]
+    assert unscoped[0]["Condition"] == {
+        "ArnLike": {"lambda:FunctionArn": "arn:aws:lambda:*:*:function:s3-pipeline-trigger-*"}
+    }
+
+
+def test_the_queue_mapping_is_managed_only_for_the_stacks_functions() -> None:
+    mapping = [s for s in policy(README_NAMES)["Statement"] if any("EventSourceMapping" in a for a in s["Action"])]
+
+    assert {a for s in mapping for a in s["Action"]} == {
+        "lambda:CreateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+    }
+    for statement in mapping:
+        assert statement["Condition"] == {
+            "ArnLike": {"lambda:FunctionArn": "arn:aws:lambda:*:*:function:s3-pipeline-trigger-*"}
+        }
 
 
 def test_the_key_actions_cannot_disable_a_key_or_its_rotation() -> None:

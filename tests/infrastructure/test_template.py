@@ -84,13 +84,31 @@ class TestEventRule:
 
         assert rule["EventPattern"]["detail"]["object"]["key"] == [{"wildcard": "*.zip"}]
 
-    def test_delivery_is_retried_then_kept_in_the_rule_dlq(self) -> None:
-        (rule,) = of_type(stack(), "AWS::Events::Rule").values()
-        (target,) = rule["Targets"]
+    def test_delivery_to_the_queue_is_retried_then_kept_in_the_rule_dlq(self) -> None:
+        rules = of_type(stack(), "AWS::Events::Rule")
+        (target,) = rules["TriggerFunctionObjectCreated"]["Targets"]
 
-        assert target["Arn"] == "<TriggerFunction.Arn>"
+        # One path: the rule's only target is the queue, never the function itself.
+        assert list(rules) == ["TriggerFunctionObjectCreated"]
+        assert target["Arn"] == "<TriggerQueue.Arn>"
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
         assert target["DeadLetterConfig"] == {"Arn": "<RuleDeadLetterQueue.Arn>"}
+
+    def test_the_trigger_queue_accepts_only_this_rule(self) -> None:
+        policy = of_type(stack(), "AWS::SQS::QueuePolicy")["TriggerQueuePolicy"]
+        allow = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+
+        assert policy["Queues"] == ["<TriggerQueue>"]
+        assert allow == [
+            {
+                "Sid": "AllowTriggerRuleEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": "<TriggerQueue.Arn>",
+                "Condition": {"ArnEquals": {"aws:SourceArn": "<TriggerFunctionObjectCreated.Arn>"}},
+            }
+        ]
 
     def test_the_rule_dlq_accepts_only_this_rule(self) -> None:
         policy = of_type(stack(), "AWS::SQS::QueuePolicy")["RuleDeadLetterQueuePolicy"]
@@ -108,13 +126,58 @@ class TestEventRule:
         ]
 
 
+class TestQueuedDelivery:
+    def test_the_queue_feeds_the_function_in_batches_that_report_each_failed_record(self) -> None:
+        (mapping,) = of_type(stack(), "AWS::Lambda::EventSourceMapping").values()
+
+        assert mapping == {
+            "EventSourceArn": "<TriggerQueue.Arn>",
+            "FunctionName": "<TriggerFunction>",
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 0,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": "2"},
+        }
+
+    def test_max_concurrency_reaches_the_mapping(self) -> None:
+        (mapping,) = of_type(stack(MaxConcurrency="25"), "AWS::Lambda::EventSourceMapping").values()
+
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": "25"}
+
+    def test_no_asynchronous_invocation_path_remains(self) -> None:
+        template = stack()
+
+        assert not of_type(template, "AWS::Lambda::EventInvokeConfig")
+        # Nobody but the mapping invokes the function: no resource policy for EventBridge or anyone else.
+        assert not of_type(template, "AWS::Lambda::Permission")
+
+    def test_a_failed_event_reaches_the_failed_start_queue_only_after_max_receive_count_tries(self) -> None:
+        queue = of_type(stack(), "AWS::SQS::Queue")["TriggerQueue"]
+        tried_more = of_type(stack(MaxReceiveCount="20"), "AWS::SQS::Queue")["TriggerQueue"]
+
+        assert queue["RedrivePolicy"] == {"deadLetterTargetArn": "<FailedStartQueue.Arn>", "maxReceiveCount": "10"}
+        assert tried_more["RedrivePolicy"]["maxReceiveCount"] == "20"
+
+    def test_visibility_timeout_is_six_times_the_function_timeout(self) -> None:
+        template = stack()
+        function = of_type(template, "AWS::Lambda::Function")["TriggerFunction"]
+        queue = of_type(template, "AWS::SQS::Queue")["TriggerQueue"]
+
+        # Lambda's guidance for an SQS event source, so a batch it retries is not handed out twice meanwhile.
+        assert queue["VisibilityTimeout"] == 6 * function["Timeout"]
+
+    def test_the_function_may_only_receive_delete_and_read_attributes_of_its_queue(self) -> None:
+        role = of_type(stack(), "AWS::IAM::Role")["TriggerFunctionRole"]
+        sqs_statements = [s for s in statements(role) if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
+
+        assert [(sorted(as_list(s["Action"])), s["Resource"]) for s in sqs_statements] == [
+            (["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], "<TriggerQueue.Arn>")
+        ]
+        # Given the role, SAM adds no policy of its own for the SQS event: nothing duplicated, no wildcard.
+        assert not role.get("ManagedPolicyArns")
+
+
 class TestFunction:
-    def test_function_errors_are_retried_twice_then_kept(self) -> None:
-        (config,) = of_type(stack(), "AWS::Lambda::EventInvokeConfig").values()
-
-        assert config["MaximumRetryAttempts"] == 2
-        assert config["DestinationConfig"] == {"OnFailure": {"Destination": "<FailedStartQueue.Arn>"}}
-
     def test_runtime_tracing_and_handler(self) -> None:
         function = of_type(stack(), "AWS::Lambda::Function")["TriggerFunction"]
 
@@ -241,12 +304,13 @@ class TestLeastPrivilege:
 
         assert start["Resource"] == [f"arn:aws:codepipeline:eu-west-1:123456789012:p{i}" for i in range(10)]
 
-    def test_logs_only_to_its_own_log_group_and_failures_only_to_its_queue(self) -> None:
+    def test_logs_only_to_its_own_log_group_and_sends_no_message_anywhere(self) -> None:
         role = of_type(stack(), "AWS::IAM::Role")["TriggerFunctionRole"]
         by_action = {a: s["Resource"] for s in statements(role) for a in as_list(s["Action"])}
 
         assert by_action["logs:PutLogEvents"] == "<TriggerFunctionLogGroup.Arn>"
-        assert by_action["sqs:SendMessage"] == "<FailedStartQueue.Arn>"
+        # The queue's redrive policy moves failed events: the function never sends one itself.
+        assert "sqs:SendMessage" not in by_action
         log_group = of_type(stack(), "AWS::Logs::LogGroup")["TriggerFunctionLogGroup"]
         function = of_type(stack(), "AWS::Lambda::Function")["TriggerFunction"]
         assert log_group["LogGroupName"] == f"/aws/lambda/{function['FunctionName']}"
@@ -285,7 +349,7 @@ class TestSourceBucket:
     def test_queues_keep_messages_14_days_encrypted(self) -> None:
         queues = of_type(stack(), "AWS::SQS::Queue")
 
-        assert set(queues) == {"RuleDeadLetterQueue", "FailedStartQueue"}
+        assert set(queues) == {"TriggerQueue", "RuleDeadLetterQueue", "FailedStartQueue"}
         for queue in queues.values():
             assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
             assert queue["SqsManagedSseEnabled"] is True
@@ -379,12 +443,13 @@ class TestExamplePipeline:
 
 
 class TestAlarms:
-    def test_alarms_cover_dead_letters_failures_malformed_and_errors(self) -> None:
+    def test_alarms_cover_dead_letters_backlog_failures_malformed_and_errors(self) -> None:
         alarms = of_type(stack(), "AWS::CloudWatch::Alarm")
 
         assert set(alarms) == {
             "RuleDeadLettersAlarm",
             "FailedStartsWaitingAlarm",
+            "QueueBacklogAlarm",
             "StartFailuresAlarm",
             "MalformedEventsAlarm",
             "FunctionErrorsAlarm",
@@ -397,8 +462,15 @@ class TestAlarms:
             assert alarms[name]["Dimensions"] == [{"Name": "QueueName", "Value": f"<{queue}.QueueName>"}]
         assert alarms["StartFailuresAlarm"]["MetricName"] == "PipelineStartFailures"
         assert alarms["StartFailuresAlarm"]["Dimensions"] == [{"Name": "service", "Value": "s3-pipeline-trigger"}]
-        for alarm in alarms.values():
-            assert alarm["Threshold"] == 1
+        backlog = alarms.pop("QueueBacklogAlarm")
+        assert (backlog["MetricName"], backlog["Statistic"], backlog["Threshold"]) == (
+            "ApproximateAgeOfOldestMessage",
+            "Maximum",
+            900,
+        )
+        assert backlog["Dimensions"] == [{"Name": "QueueName", "Value": "<TriggerQueue.QueueName>"}]
+        for alarm in [*alarms.values(), backlog]:
+            assert alarm["Threshold"] in {1, 900}
             assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
             assert "AlarmActions" not in alarm
 
@@ -424,6 +496,7 @@ class TestAlarms:
             "s3-pipeline-trigger-failed-starts-waiting",
             "s3-pipeline-trigger-function-errors",
             "s3-pipeline-trigger-malformed-events",
+            "s3-pipeline-trigger-queue-backlog",
             "s3-pipeline-trigger-rule-dead-letters",
             "s3-pipeline-trigger-start-failures",
         ]
@@ -483,8 +556,19 @@ class TestAlarms:
             "Invocations",
             "Errors",
             "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
         ):
             assert metric in text
+        (backlog,) = [w for w in body["widgets"] if w["properties"]["title"] == "Trigger queue backlog"]
+        assert {metric[1] for metric in backlog["properties"]["metrics"]} == {
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+        }
+        (starts,) = [w for w in body["widgets"] if w["properties"]["title"] == "Starts per minute"]
+        assert (starts["properties"]["period"], starts["properties"]["metrics"][0][1]) == (
+            60,
+            "PipelineExecutionsStarted",
+        )
 
 
 # Every combination that creates the alarm topic.

@@ -51,6 +51,8 @@ class TestWhatTheUserIsAsked:
             "AlarmEmail",
             "CreateDashboard",
             "TokenWindowSeconds",
+            "MaxConcurrency",
+            "MaxReceiveCount",
             "LogLevel",
             "DryRun",
         ]
@@ -130,7 +132,7 @@ class TestDashboard:
         assert "DashboardName" not in template["Outputs"]
         assert "<Dashboard" not in json.dumps(template)
         # The alarms stay: they are what tells someone.
-        assert len([r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]) == 5
+        assert len([r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]) == 6
 
     def test_refuses_anything_but_true_or_false(self) -> None:
         assert problems(**REQUIRED_PARAMETERS, CreateDashboard="yes") == [

@@ -32,6 +32,7 @@ TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{ALARM_TOPIC}"
 ALARMS = [
     f"{STACK}-rule-dead-letters",
     f"{STACK}-failed-starts-waiting",
+    f"{STACK}-queue-backlog",
     f"{STACK}-start-failures",
     f"{STACK}-malformed-events",
     f"{STACK}-function-errors",
@@ -81,7 +82,7 @@ def test_each_alarm_goes_to_alarm_with_the_tests_reason_then_back(stack: boto3.S
     assert run.out[:-1] == [f"{name}: OK -> ALARM -> OK, notifying {TOPIC_ARN}" for name in ALARMS]
     # The malformed-events alarm has no OK action: four OK notifications, not five.
     assert run.out[-1].startswith(
-        "Check ops@example.com (subscription confirmed): 5 ALARM and 4 OK notifications should arrive"
+        "Check ops@example.com (subscription confirmed): 6 ALARM and 5 OK notifications should arrive"
     )
 
 
@@ -98,7 +99,7 @@ def test_an_alarm_without_data_goes_back_to_insufficient_data(stack: boto3.Sessi
     ]
     assert run.out[0] == f"{ALARMS[0]}: INSUFFICIENT_DATA -> ALARM -> INSUFFICIENT_DATA, notifying {TOPIC_ARN}"
     # INSUFFICIENT_DATA has no actions here: going back to it notifies no one.
-    assert "5 ALARM and 3 OK notifications" in run.out[-1]
+    assert "6 ALARM and 4 OK notifications" in run.out[-1]
 
 
 def test_an_alarm_already_in_alarm_is_left_alone(stack: boto3.Session) -> None:
@@ -110,7 +111,7 @@ def test_an_alarm_already_in_alarm_is_left_alone(stack: boto3.Session) -> None:
     assert run.code == check_alarms.EXIT_OK, run.err
     assert alarm_states(ALARMS[1]) == before
     assert f"{ALARMS[1]}: already in ALARM, not tested (it notified when it fired)" in run.out
-    assert "4 ALARM and 3 OK notifications" in run.out[-1]
+    assert "5 ALARM and 4 OK notifications" in run.out[-1]
 
 
 def test_a_dry_run_changes_nothing_and_says_what_would_happen(stack: boto3.Session) -> None:
@@ -121,7 +122,7 @@ def test_a_dry_run_changes_nothing_and_says_what_would_happen(stack: boto3.Sessi
         assert alarm_states(name) == [CREATED]
     assert run.out == [
         *(f"{name}: would go OK -> ALARM -> OK, notifying {TOPIC_ARN}" for name in ALARMS),
-        "Dry run: no alarm changed. Without --dry-run: 5 ALARM and 4 OK notifications to ops@example.com.",
+        "Dry run: no alarm changed. Without --dry-run: 6 ALARM and 5 OK notifications to ops@example.com.",
     ]
 
 
@@ -134,7 +135,7 @@ def test_without_alarm_actions_there_is_nothing_to_notify(aws: boto3.Session) ->
     assert run.code == check_alarms.EXIT_REACHES_NO_ONE
     assert run.out == []
     assert run.err == [
-        f"Nothing to notify: none of the 5 alarms of stack {STACK} has an action, because its AlarmEmail is empty: "
+        f"Nothing to notify: none of the 6 alarms of stack {STACK} has an action, because its AlarmEmail is empty: "
         "set it (make deploy GUIDED=1 asks for it), confirm the subscription mail, then run make check-alarms again."
     ]
     for name in ALARMS:

@@ -1,12 +1,13 @@
-"""1,000 deliveries through the handler against a CodePipeline that fails often: nothing lost, nothing doubled.
+"""1,000 deliveries through the queue's batches against a CodePipeline that fails often: nothing lost, nothing doubled.
 
 The deliveries are what EventBridge sends in a busy hour: uploads that match one or two routes, some
 delivered two or three times under different event ids (at-least-once), unversioned uploads, uploads
 under a route whose pipeline does not exist, events for other keys, buckets and event types, and a
 few malformed ones. The fake CodePipeline throttles, answers 5xx, conflicts, refuses a share of calls
 with a permanent error, and sometimes starts the execution but loses the answer; like the real
-service it treats a repeated clientRequestToken as the same execution. Lambda is played as AWS runs
-it: a raised event is tried twice more, later, after other events; then it goes to the DLQ.
+service it treats a repeated clientRequestToken as the same execution. The trigger queue is played as
+AWS runs it: batches of 10; a record the function names in batchItemFailures is tried again, later,
+in another batch, until it was received MaxReceiveCount times; then it is in the failed-start queue.
 """
 
 from __future__ import annotations
@@ -14,24 +15,28 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 from support.events import fresh, load_event
+from trigger_fn.batch import BUSY_PAUSE_MAX_S, handle_batch
 from trigger_fn.clients import AwsClients
-from trigger_fn.pipeline_client import StartFailed
+from trigger_fn.decisions import request_token
 from trigger_fn.retries import RetryPolicy
-from trigger_fn.s3_event import MalformedEventError
+from trigger_fn.s3_event import read_object_created
 from trigger_fn.settings import load_settings
-from trigger_fn.trigger import handle_event
 
 SEED = 20261120
 DELIVERIES = 1000
 BUCKET = "my-artifact-bucket"
-LAMBDA_ATTEMPTS = 3  # the first try and EventInvokeConfig's MaximumRetryAttempts: 2
+# The template's: the queue's redrive policy (MaxReceiveCount) and the event source mapping's batch size.
+_TEMPLATE = deployed(transformed(), REQUIRED_PARAMETERS)["Resources"]
+MAX_RECEIVE_COUNT = int(_TEMPLATE["TriggerQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+BATCH_SIZE = int(_TEMPLATE["TriggerFunctionQueue"]["Properties"]["BatchSize"])
 SETTINGS = load_settings(
     {
         "SOURCE_BUCKET": BUCKET,
@@ -62,10 +67,9 @@ class Upload:
 class Delivery:
     upload: Upload
     event: dict[str, Any]
+    message_id: str = ""
     attempts: int = 0
-    outcome: str = ""  # "started", "ignored" or "dlq"
-    result: dict[str, Any] = field(default_factory=dict)
-    errors: list[BaseException] = field(default_factory=list)
+    outcome: str = ""  # "settled" (left the queue) or "dlq"
 
 
 def _seeded(seed: int) -> random.Random:
@@ -122,38 +126,48 @@ def _uploads(rng: random.Random) -> list[Delivery]:
             deliveries.append(Delivery(upload, again))
     del deliveries[DELIVERIES:]
     rng.shuffle(deliveries)
+    for number, delivery in enumerate(deliveries):
+        delivery.message_id = f"message-{number:04d}"
     return deliveries
 
 
-def _run_like_lambda(
-    deliveries: list[Delivery], clients: AwsClients, codepipeline: FakeCodePipeline
-) -> tuple[list[Delivery], Counter[tuple[str, str]]]:
-    """Each round tries every delivery still owed a try; what raised in all three rounds is dead-lettered.
-
-    Also counts, service side, the executions each upload's deliveries made start, per pipeline.
-    """
-    started_for: Counter[tuple[str, str]] = Counter()
+def _run_like_the_queue(deliveries: list[Delivery], clients: AwsClients) -> list[Delivery]:
+    """Each round hands every message still in the queue to the function, in batches; a record it names in
+    batchItemFailures stays for the next round. What is left after MaxReceiveCount rounds is dead-lettered."""
     pending = deliveries
-    for _ in range(LAMBDA_ATTEMPTS):
-        raised = []
-        for delivery in pending:
-            delivery.attempts += 1
-            before = len(codepipeline.executions)
-            try:
-                delivery.result = handle_event(copy.deepcopy(delivery.event), SETTINGS, clients)
-            except Exception as error:  # noqa: BLE001 - Lambda retries whatever the function raises
-                delivery.errors.append(error)
-                raised.append(delivery)
-                continue
-            finally:
-                for execution in codepipeline.executions[before:]:
-                    assert execution.version_id == delivery.event["detail"]["object"].get("version-id")
-                    started_for[(delivery.upload.name, execution.pipeline)] += 1
-            delivery.outcome = "started" if delivery.result["status"] == "started" else "ignored"
-        pending = raised
+    for _ in range(MAX_RECEIVE_COUNT):
+        returned = []
+        for first in range(0, len(pending), BATCH_SIZE):
+            batch = pending[first : first + BATCH_SIZE]
+            records = [
+                {"messageId": d.message_id, "body": json.dumps(d.event), "eventSource": "aws:sqs"} for d in batch
+            ]
+            result = handle_batch({"Records": records}, SETTINGS, clients)
+            failed = {failure["itemIdentifier"] for failure in result["batchItemFailures"]}
+            for delivery in batch:
+                delivery.attempts += 1
+                if delivery.message_id in failed:
+                    returned.append(delivery)
+                else:
+                    delivery.outcome = "settled"
+        pending = returned
     for delivery in pending:
         delivery.outcome = "dlq"
-    return pending, started_for
+    return pending
+
+
+def _started_for(deliveries: list[Delivery], codepipeline: FakeCodePipeline) -> Counter[tuple[str, str]]:
+    """Service side: the executions started for each (upload, pipeline), told apart by their tokens."""
+    upload_of_token = {}
+    for delivery in deliveries:
+        if delivery.upload.pipelines:
+            upload = read_object_created(delivery.event)
+            for pipeline in (*EXISTING_PIPELINES, "deleted-pipeline"):
+                upload_of_token[request_token(pipeline, upload)] = delivery.upload.name
+    started: Counter[tuple[str, str]] = Counter()
+    for execution in codepipeline.executions:
+        started[(upload_of_token[execution.params["clientRequestToken"]], execution.pipeline)] += 1
+    return started
 
 
 def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_once() -> None:
@@ -165,53 +179,37 @@ def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_
     s3 = FakeS3.holding(*(d.event for d in deliveries if d.upload.kind != "malformed"))
     clients = AwsClients(codepipeline, s3=s3, retry=RetryPolicy(sleep=sleeps.append))  # type: ignore[arg-type]
 
-    # WHEN Lambda runs them, retrying what raised
-    dlq, started_for = _run_like_lambda(deliveries, clients, codepipeline)
+    # WHEN the queue hands them to the function, again and again for what it returns
+    dlq = _run_like_the_queue(deliveries, clients)
+    started_for = _started_for(deliveries, codepipeline)
 
-    # THEN every delivery is accounted for: started, ignored with its reason, or dead-lettered
+    # THEN every delivery is accounted for: it left the queue, or it is in the failed-start queue
     assert len(deliveries) == DELIVERIES
-    assert all(delivery.outcome in {"started", "ignored", "dlq"} for delivery in deliveries)
+    assert all(delivery.outcome in {"settled", "dlq"} for delivery in deliveries)
     for delivery in deliveries:
-        upload = delivery.upload
-        if upload.ignore_reason:
-            assert (delivery.outcome, delivery.result.get("reasonCode")) == ("ignored", upload.ignore_reason)
-            assert delivery.attempts == 1
-        else:
-            # Zero silent drops: what should start either started or is kept in the DLQ.
-            assert delivery.outcome in {"started", "dlq"}, (upload.name, delivery.result)
+        if delivery.upload.ignore_reason:
+            # Ignored at once, never returned to the queue, nothing started.
+            assert (delivery.outcome, delivery.attempts) == ("settled", 1)
+            assert not [key for key in started_for if key[0] == delivery.upload.name]
 
-    # AND only what must be kept is kept: malformed events, the deleted pipeline, and exhausted transient faults
-    for delivery in dlq:
-        assert len(delivery.errors) == LAMBDA_ATTEMPTS
-        assert all(isinstance(error, StartFailed | MalformedEventError) for error in delivery.errors)
-        last = delivery.errors[-1]
-        if delivery.upload.kind == "malformed":
-            assert isinstance(last, MalformedEventError)
-        else:
-            # The handler raises its first failure; for "broken" uploads that may be the other pipeline's.
-            assert isinstance(last, StartFailed)
-            assert last.transient or last.code in {"PipelineNotFoundException", "AccessDeniedException"}
-    assert {d.upload.kind for d in deliveries if d.upload.kind in {"malformed", "broken"}} <= {
-        d.upload.kind for d in dlq
-    }
+    # AND only what must be kept is kept, after MaxReceiveCount tries: malformed events, the deleted pipeline's
+    # uploads, and (rarely) transient faults that outlasted every try
+    assert all(delivery.attempts == MAX_RECEIVE_COUNT for delivery in dlq)
     assert all(d.outcome == "dlq" for d in deliveries if d.upload.kind in {"malformed", "broken"})
+    assert all(d.attempts < MAX_RECEIVE_COUNT or d in dlq for d in deliveries)
 
     # AND each pipeline ran exactly once per object version, whatever the redeliveries, retries and lost answers
-    runs: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for delivery in deliveries:
-        for execution in delivery.result.get("executions", []):
-            runs[(delivery.upload.name, execution["request"]["name"])].add(execution["pipelineExecutionId"])
-    assert all(len(ids) == 1 for ids in runs.values()), "one version got two executions"
     expected = {(d.upload.name, p) for d in deliveries for p in d.upload.pipelines}
-    never_started = expected - set(runs)
+    assert max(started_for.values()) == 1
+    assert set(started_for) <= expected
+    never_started = expected - set(started_for)
     # A pipeline may stay unstarted only if every delivery of that version was dead-lettered.
     assert all(all(d.outcome == "dlq" for d in deliveries if d.upload.name == name) for name, _ in never_started), (
         never_started
     )
-    # The service side agrees: one execution per (version, pipeline), none for anything else.
-    assert max(started_for.values()) == 1
-    assert set(runs) <= set(started_for) <= expected
-    assert sum(started_for.values()) == len(codepipeline.executions)
+    # A version whose deliveries all left the queue started all of its pipelines.
+    settled = {d.upload.name for d in deliveries if d.outcome == "settled" and d.upload.pipelines}
+    assert {(name, p) for name, p in expected if name in settled} <= set(started_for)
     assert codepipeline.token_mismatches == []
 
     # AND the faults really happened, including answers lost after the start, which tokens made harmless
@@ -219,7 +217,8 @@ def test_a_thousand_deliveries_under_faults_lose_nothing_and_start_each_version_
         assert codepipeline.faults[fault] >= 5, codepipeline.faults
     assert codepipeline.replays >= 5
     assert sleeps
-    assert all(0 <= delay <= RetryPolicy().max_delay_s for delay in sleeps)
+    # In-call backoffs, and the pauses between records after a busy answer: each bounded.
+    assert all(0 <= delay <= max(RetryPolicy().max_delay_s, BUSY_PAUSE_MAX_S) for delay in sleeps)
     summary = Counter(delivery.outcome for delivery in deliveries)
     print(f"outcomes {dict(summary)}; faults {dict(codepipeline.faults)}; calls {len(codepipeline.requests)}")
 

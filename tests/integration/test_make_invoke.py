@@ -20,7 +20,7 @@ from support.environment import FUNCTION_ENV, ROOT
 
 EVENT_NAMES = (
     "copy-object, malformed-missing-key, multipart-upload, object-deleted, other-bucket, other-key, put-object, "
-    "put-object-unversioned"
+    "put-object-unversioned, sqs-batch"
 )
 PIN = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
 
