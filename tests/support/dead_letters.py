@@ -7,12 +7,15 @@ import json
 from typing import Any
 
 import boto3
+from botocore.awsrequest import AWSResponse
 
 from support.deployed_stack import FUNCTION, FUNCTION_ENV, STACK, create_stack, deploy
 from support.events import load_event
 
 # How many times the function fails an event before SQS moves it to the failed-start queue (MaxReceiveCount).
 MAX_RECEIVE_COUNT = 3
+# A move task's handle as SQS returns it.
+HANDLE = "eyJ0YXNrSWQiOiIxMjMifQ=="
 RULE_ARN = f"arn:aws:events:eu-west-1:123456789012:rule/{STACK}-TriggerRule"
 
 
@@ -50,13 +53,13 @@ def invocation_record(kept: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rule_attributes(code: str = "SDK_CLIENT_ERROR") -> dict[str, Any]:
+def rule_attributes(code: str = "NO_PERMISSIONS") -> dict[str, Any]:
     """What EventBridge adds to every message it dead-letters (EventBridge user guide, "dead-letter queues")."""
     return {
         "RULE_ARN": {"DataType": "String", "StringValue": RULE_ARN},
         "TARGET_ARN": {"DataType": "String", "StringValue": f"arn:aws:sqs:eu-west-1:123456789012:{STACK}-TriggerQueue"},
         "ERROR_CODE": {"DataType": "String", "StringValue": code},
-        "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Access to the queue's KMS key was denied"},
+        "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Not authorized to send messages to the queue"},
         "EXHAUSTED_RETRY_CONDITION": {"DataType": "String", "StringValue": "MaximumRetryAttempts"},
     }
 
@@ -112,3 +115,32 @@ class DeadLetterStack:
                 break
             found |= {message["MessageId"]: message["Body"] for message in messages}
         return sorted(found.values())
+
+
+class MoveTasks:
+    """SQS's StartMessageMoveTask and ListMessageMoveTasks, which moto does not model: each request kept, answered."""
+
+    def __init__(
+        self, session: boto3.Session, tasks: list[dict[str, Any]] | None = None, refusal: str | None = None
+    ) -> None:
+        self.started: list[dict[str, Any]] = []
+        self.listed: list[dict[str, Any]] = []
+        self.tasks = tasks or []
+        self.refusal = refusal
+        for operation, kept in (("StartMessageMoveTask", self.started), ("ListMessageMoveTasks", self.listed)):
+            session.events.register(f"provide-client-params.sqs.{operation}", self._keeper(kept))
+            session.events.register(f"before-call.sqs.{operation}", self._answer)
+
+    @staticmethod
+    def _keeper(kept: list[dict[str, Any]]) -> Any:
+        def keep(params: dict[str, Any], **_: Any) -> None:
+            kept.append(dict(params))
+
+        return keep
+
+    def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        if self.refusal:
+            error = {"Error": {"Code": "AWS.SimpleQueueService.UnsupportedOperation", "Message": self.refusal}}
+            return AWSResponse(None, 400, {}, None), error | {"ResponseMetadata": {"HTTPStatusCode": 400}}
+        body = {"TaskHandle": HANDLE} if model.name == "StartMessageMoveTask" else {"Results": self.tasks}
+        return AWSResponse(None, 200, {}, None), body

@@ -12,12 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from ops import redrive
-from support.dead_letters import DeadLetterStack, event, invocation_record, rule_attributes
+from support.dead_letters import HANDLE, DeadLetterStack, MoveTasks, event, invocation_record, rule_attributes
 from support.deployed_stack import FUNCTION, STACK
 
 REGION = "eu-west-1"
@@ -25,7 +24,6 @@ ENVIRON = {"AWS_DEFAULT_REGION": REGION}
 URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/"
 RULE_DLQ_URL, FAILED_URL, TRIGGER_URL = (URL + name for name in ("rule-dlq", "failed-start", "trigger"))
 FAILED_ARN = "arn:aws:sqs:eu-west-1:123456789012:failed-start"
-HANDLE = "eyJ0YXNrSWQiOiIxMjMifQ=="
 # Two hours and five minutes after the messages were sent.
 LATER = 2 * 3600 + 5 * 60 + 1
 
@@ -35,35 +33,6 @@ class Run:
     code: int
     out: str
     err: str
-
-
-class MoveTasks:
-    """SQS's StartMessageMoveTask and ListMessageMoveTasks, which moto does not model: each request kept, answered."""
-
-    def __init__(
-        self, session: boto3.Session, tasks: list[dict[str, Any]] | None = None, refusal: str | None = None
-    ) -> None:
-        self.started: list[dict[str, Any]] = []
-        self.listed: list[dict[str, Any]] = []
-        self.tasks = tasks or []
-        self.refusal = refusal
-        for operation, kept in (("StartMessageMoveTask", self.started), ("ListMessageMoveTasks", self.listed)):
-            session.events.register(f"provide-client-params.sqs.{operation}", self._keeper(kept))
-            session.events.register(f"before-call.sqs.{operation}", self._answer)
-
-    @staticmethod
-    def _keeper(kept: list[dict[str, Any]]) -> Any:
-        def keep(params: dict[str, Any], **_: Any) -> None:
-            kept.append(dict(params))
-
-        return keep
-
-    def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        if self.refusal:
-            error = {"Error": {"Code": "AWS.SimpleQueueService.UnsupportedOperation", "Message": self.refusal}}
-            return AWSResponse(None, 400, {}, None), error | {"ResponseMetadata": {"HTTPStatusCode": 400}}
-        body = {"TaskHandle": HANDLE} if model.name == "StartMessageMoveTask" else {"Results": self.tasks}
-        return AWSResponse(None, 200, {}, None), body
 
 
 @pytest.fixture
@@ -102,7 +71,7 @@ def test_reads_the_event_out_of_each_message_shape() -> None:
     from_lambda = redrive.read_dead_letter(json.dumps(invocation_record(kept)))
 
     assert (from_rule.shape, from_rule.event) == ("eventbridge-event", kept)
-    assert from_rule.previous_error == "SDK_CLIENT_ERROR Access to the queue's KMS key was denied"
+    assert from_rule.previous_error == "SDK_CLIENT_ERROR Not authorized to send messages to the queue"
     assert (from_queue.shape, from_queue.previous_error) == (
         "eventbridge-event",
         "the function failed on each receive (see its ERROR log)",
@@ -150,7 +119,7 @@ def test_the_dry_run_lists_both_queues_and_what_each_event_would_do_now(
         return next(line for line in rows if text in line)
 
     assert row("rule-dlq").endswith("would start my-website-pipeline")
-    assert f"2 h 5 min  my-website.zip@{v2}  SDK_CLIENT_ERROR Access" in row("rule-dlq")
+    assert f"2 h 5 min  my-website.zip@{v2}  NO_PERMISSIONS Not authorized" in row("rule-dlq")
     assert row(f"my-website.zip@{v1}").endswith(
         f"the function failed on each receive (see its ERROR log)       superseded ({v2} is current)"
     )
