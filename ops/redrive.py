@@ -11,8 +11,8 @@ Without --apply nothing changes: each kept event is listed with what the functio
 ops.event_preview). With --apply:
 - the failed-start queue goes back to the trigger queue by an SQS move task (StartMessageMoveTask without a
   destination: back to the queue the messages came from), after its invocation records were sent there one by one;
-- the rule DLQ's events are sent to the trigger queue (SQS moves only to a source queue, and the rule DLQ has none),
-  each message deleted only after its send succeeded.
+- the rule DLQ's events are sent to the trigger queue (a move task starts only from the dead-letter queue of another
+  SQS queue; this one is EventBridge's), each message deleted only after its send succeeded.
 A message of unknown shape stays, and while one is in the failed-start queue no move task starts (it would move it
 too). An event sent twice starts nothing twice: the function's idempotency token and its history lookup see to it.
 
