@@ -200,8 +200,8 @@ def start_move_task(sqs: Any, report: QueueReport, url: str, max_per_second: int
         return
     if report.full:
         report.move_problem = (
-            f"no move task started: more than {len(report.letters)} message(s), some not looked at; "
-            "run again with a larger --max-messages"
+            f"no move task started: it stopped looking at {len(report.letters)} message(s) (--max-messages) and "
+            "the rest may hold a message a move task must not take; run again with a larger --max-messages"
         )
         return
     try:
@@ -260,8 +260,7 @@ class _QueueReader:
         # Bounded by receives too, so a queue that keeps handing back the same messages still ends the run.
         for _ in range(self._limit):
             if len(self._seen) >= self._limit:
-                self.full = True
-                return
+                break
             response = self._sqs.receive_message(
                 QueueUrl=self._url,
                 MaxNumberOfMessages=min(10, self._limit - len(self._seen)),
@@ -278,6 +277,8 @@ class _QueueReader:
                 self._seen.add(message["MessageId"])
                 self._held[message["MessageId"]] = message["ReceiptHandle"]
                 yield message
+        # Stopped at the limit, not at an empty receive: more messages may wait.
+        self.full = len(self._seen) >= self._limit
 
     def delete(self, message: dict[str, Any]) -> None:
         self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])

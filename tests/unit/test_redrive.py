@@ -403,3 +403,16 @@ def test_the_function_is_the_stacks(session: boto3.Session, stack: DeadLetterSta
     stack.undeliverable(event("e-1", stack.versions[1]))
 
     assert f'"now" is what {FUNCTION} would do' in _main(session).out
+
+
+def test_no_move_task_starts_on_a_queue_it_did_not_look_through(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.failed_every_receive(event("e-1", stack.versions[1]))
+    stack.failed_every_receive(event("e-2", stack.versions[1]))
+    moves = MoveTasks(session)
+
+    run = _main(session, "--apply", "--max-messages", "1")
+
+    assert run.code == 1
+    assert moves.started == []
+    assert "failed-start: at least 1 message(s)" in run.out
+    assert "no move task started: it stopped looking at 1 message(s) (--max-messages)" in run.out
