@@ -247,14 +247,15 @@ def test_make_redrive_finds_the_stacks_queues_through_samconfig(project: Project
 
     listed = project.make("-s", "redrive", region=OTHER_REGION)
 
-    # The deployed function's settings and the key's current version say what the event would do now.
+    # The deployed function's own settings say what the event would do now.
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith(
         f'Dry run: nothing moved or deleted (ARGS=--apply redrives). "now" is what {STACK}-'
     )
     assert "rule-dlq: 1 message(s), oldest " in listed.stdout
     assert "failed-start: empty" in listed.stdout
-    assert listed.stdout.rstrip().endswith(f"would start {PIPELINE}")
+    # Deployed with DryRun=true (ANSWERS): the function would log the request and start nothing.
+    assert listed.stdout.rstrip().endswith(f"logs the request for {PIPELINE} and starts nothing (DRY_RUN=true)")
     # And it is still there.
     kept = sqs.receive_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], VisibilityTimeout=0).get("Messages", [])
     assert [json.loads(message["Body"])["id"] for message in kept] == ["e2e-kept"]
