@@ -144,9 +144,9 @@ start: venv ## Start pipelines on an object now: make start KEY=key [VERSION=id]
 
 .PHONY: redrive security
 
-# Reads both dead-letter queues of the deployed stack; nothing changes without --apply, which re-invokes the function
-# on each event and deletes only the messages it handled.
-redrive: venv ## List dead-lettered events [STACK=name] [REGION=r]; ARGS=--apply re-invokes the function, deletes handled
+# Reads both dead-letter queues of the deployed stack and previews each event; nothing changes without --apply, which
+# sends them back to the trigger queue (a move task for the failed-start queue, send then delete for the rule DLQ).
+redrive: venv ## List dead-lettered events [STACK=name] [REGION=r]; ARGS=--apply redrives them, ARGS=--status
 	@PYTHONPATH=src $(BIN)/python -m ops.redrive $(STACK_OPTIONS) $(ARGS)
 
 .PHONY: check-alarms

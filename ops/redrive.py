@@ -1,22 +1,24 @@
-"""Redrive the stack's dead letters: re-invoke the function on each kept event, delete only what it handled.
+"""Redrive the stack's dead letters back into the trigger queue, where the function takes them as it takes any event.
 
 Two queues keep events the function did not handle:
-- the rule's dead-letter queue (RuleDeadLetterQueueUrl): EventBridge could not deliver the event. The message
-  body is the event itself; the attributes ERROR_CODE / ERROR_MESSAGE say why.
-- the on-failure destination (FailedStartQueueUrl): the function ran and failed on every attempt. The body is
-  Lambda's invocation record; the event is its `requestPayload`, the error its `responsePayload`.
+- the rule's dead-letter queue (RuleDeadLetterQueueUrl): EventBridge could not deliver the event to the trigger
+  queue. The message body is the event itself; the attributes ERROR_CODE / ERROR_MESSAGE say why.
+- the failed-start queue (FailedStartQueueUrl): the function failed on the event at every receive from the trigger
+  queue, so SQS moved the message there (the trigger queue's RedrivePolicy). The body is the event. A stack
+  deployed before the trigger queue sent Lambda invocation records there instead: the event is `requestPayload`.
 
-Each event is sent to the function synchronously (RequestResponse), so the answer is known before the
-message is touched. A message is deleted only when the function returned without a function error and
-with status `started` (pipelines started, or found already started: by the idempotency token, or in the
-pipeline's execution history for an old event) or `ignored` (not an event to act on, or a version that a
-newer upload or a delete replaced: `superseded`, `object_deleted`; sending it again gives the same answer).
-Anything else stays: a function error, `dry_run` (nothing was started), an unknown status, a message
-whose shape is not one of the two above. Without --apply nothing is invoked or deleted.
+Without --apply nothing changes: each kept event is listed with what the function would do with it now (see
+ops.event_preview). With --apply:
+- the failed-start queue goes back to the trigger queue by an SQS move task (StartMessageMoveTask without a
+  destination: back to the queue the messages came from), after its invocation records were sent there one by one;
+- the rule DLQ's events are sent to the trigger queue (a move task starts only from the dead-letter queue of another
+  SQS queue; this one is EventBridge's), each message deleted only after its send succeeded.
+A message of unknown shape stays, and while one is in the failed-start queue no move task starts (it would move it
+too). An event sent twice starts nothing twice: the function's idempotency token and its history lookup see to it.
 
-    python -m ops.redrive                      # dry run: list what is in both queues
+    python -m ops.redrive                      # dry run: what each queue keeps, what each event would do now
     python -m ops.redrive --apply              # redrive
-    python -m ops.redrive --queue-url URL --function-name NAME --apply
+    python -m ops.redrive --status             # the failed-start queue's move tasks
 
 The stack, region and profile are the ones `sam deploy` used (samconfig.toml, see ops.stack), unless given.
 A failure to reach the stack is one line on stderr saying what is wrong and what to do, and exit 2.
@@ -28,85 +30,86 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
+from ops.event_preview import PreviewUnavailable, function_settings, preview, s3_current_versions
 from ops.stack import StackLocation, locate, stack_outputs
 
 RULE_DLQ = "rule-dlq"
 FAILED_START = "failed-start"
+EXIT_NOT_ALL_MOVED = 1
 EXIT_CANNOT_REDRIVE = 2
+EVENT = "eventbridge-event"
+RECORD = "invocation-record"
+UNKNOWN = "unknown"
 # Received messages stay hidden while the run works through the queue; kept ones are released at the end.
 _HIDE_S = 900
 _MAX_CELL = 60
+_OUTPUTS = {
+    RULE_DLQ: ("RuleDeadLetterQueueUrl", "--rule-dlq-url"),
+    FAILED_START: ("FailedStartQueueUrl", "--failed-start-url"),
+    "trigger": ("TriggerQueueUrl", "--trigger-queue-url"),
+    "function": ("TriggerFunctionName", "--function-name"),
+}
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     """One message read from a dead-letter queue: the event it carries, or why it carries none."""
 
-    shape: str  # "eventbridge-event", "invocation-record" or "unknown"
+    shape: str  # EVENT, RECORD or UNKNOWN
     event: dict[str, Any] | None
     previous_error: str
 
 
-@dataclass(frozen=True)
-class InvokeResult:
-    function_error: str | None
-    payload: Any
-
-
 @dataclass
-class Outcome:
+class Letter:
+    """A message as this run saw it, and what became of it."""
+
     queue: str
     message_id: str
     letter: DeadLetter
-    action: str = "kept"  # "deleted", "kept" or "would redrive"
-    result: str = ""
-
-
-class Invoker(Protocol):
-    def __call__(self, function_name: str, event: dict[str, Any]) -> InvokeResult: ...
+    sent_at: float | None
+    now: str = ""  # dry run: what the function would do with the event now
+    action: str = ""  # --apply: what happened to the message
+    moved: bool = False
 
 
 @dataclass
-class QueueSource:
+class QueueReport:
     name: str
-    url: str
-
-
-@dataclass
-class RedriveReport:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def kept(self) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if outcome.action != "deleted"]
+    letters: list[Letter] = field(default_factory=list)
+    problem: str | None = None  # the queue could not be read (or not to the end)
+    full: bool = False  # stopped at --max-messages: more may be waiting
+    move_task: str | None = None  # the handle of the move task this run started
+    move_problem: str | None = None  # why no move task started although one was needed
 
 
 def read_dead_letter(body: str, attributes: dict[str, Any] | None = None) -> DeadLetter:
-    """Tell the two message shapes apart and take the original event out of either."""
+    """Tell the message shapes apart and take the original event out of each."""
     try:
         document = json.loads(body)
     except json.JSONDecodeError:
-        return DeadLetter("unknown", None, "body is not JSON")
+        return DeadLetter(UNKNOWN, None, "body is not JSON")
     if not isinstance(document, dict):
-        return DeadLetter("unknown", None, f"body is a JSON {type(document).__name__}, not an object")
+        return DeadLetter(UNKNOWN, None, f"body is a JSON {type(document).__name__}, not an object")
     if isinstance(document.get("requestContext"), dict) and "requestPayload" in document:
         payload = document["requestPayload"]
         if not isinstance(payload, dict):
-            return DeadLetter("unknown", None, "invocation record whose requestPayload is not an object")
-        return DeadLetter("invocation-record", payload, _record_error(document))
+            return DeadLetter(UNKNOWN, None, "invocation record whose requestPayload is not an object")
+        return DeadLetter(RECORD, payload, _record_error(document))
     if all(name in document for name in ("source", "detail-type", "detail")):
-        return DeadLetter("eventbridge-event", document, _attributes_error(attributes or {}))
-    return DeadLetter("unknown", None, "neither an EventBridge event nor a Lambda invocation record")
+        return DeadLetter(EVENT, document, _attributes_error(attributes or {}))
+    return DeadLetter(UNKNOWN, None, "neither an EventBridge event nor a Lambda invocation record")
 
 
 def _record_error(record: dict[str, Any]) -> str:
@@ -123,74 +126,119 @@ def _attributes_error(attributes: dict[str, Any]) -> str:
         attribute = attributes.get(name)
         return str(attribute.get("StringValue", "")) if isinstance(attribute, dict) else ""
 
-    return " ".join(part for part in (value("ERROR_CODE"), value("ERROR_MESSAGE")) if part) or "?"
+    # No ERROR_CODE: SQS moved it from the trigger queue after the function failed on each receive.
+    found = " ".join(part for part in (value("ERROR_CODE"), value("ERROR_MESSAGE")) if part)
+    return found or "the function failed on each receive (see its ERROR log)"
 
 
-def judge(result: InvokeResult) -> tuple[bool, str]:
-    """(handled, what to print) for the function's answer; see the module docstring for why."""
-    if result.function_error:
-        payload = result.payload if isinstance(result.payload, dict) else {}
-        detail = ": ".join(str(payload[name]) for name in ("errorType", "errorMessage") if name in payload)
-        return False, f"function error ({result.function_error}) {detail}".strip()
-    status = result.payload.get("status") if isinstance(result.payload, dict) else None
-    if status == "ignored":
-        # superseded and object_deleted too: a newer upload (or the delete) settled what this event asked for.
-        return True, f"ignored ({result.payload.get('reasonCode')})"
-    if status == "started":
-        return True, _started_summary(result.payload)
-    return False, f"status {status!r} does not mean handled"
-
-
-def _started_summary(payload: dict[str, Any]) -> str:
-    """Which pipelines started now, which had already run this version, which were withheld and why."""
-    parts = []
-    for execution in payload.get("executions", []):
-        pipeline = execution.get("request", {}).get("name", "?")
-        already = " already started" if execution.get("alreadyStarted") else ""
-        parts.append(f"{pipeline}{already} {execution.get('pipelineExecutionId', '?')}")
-    parts.extend(f"{skip.get('pipeline')} {skip.get('reasonCode')}" for skip in payload.get("skipped", []))
-    return "started" + (f" ({'; '.join(parts)})" if parts else "")
-
-
-def redrive(
-    sqs: Any,
-    queues: Sequence[QueueSource],
-    function_name: str,
-    invoke: Invoker,
-    *,
-    apply: bool,
-    max_messages: int = 100,
-    wait_s: int = 1,
-) -> RedriveReport:
-    report = RedriveReport()
-    for queue in queues:
-        with _QueueReader(sqs, queue.url, max_messages, wait_s) as reader:
-            for message in reader.messages():
-                report.outcomes.append(_redrive_one(queue.name, message, reader, function_name, invoke, apply=apply))
+def survey(sqs: Any, name: str, url: str, *, max_messages: int = 100, wait_s: int = 1) -> QueueReport:
+    """Every message of one queue, read and made visible again: nothing is deleted or moved."""
+    report = QueueReport(name)
+    try:
+        with _QueueReader(sqs, url, max_messages, wait_s) as reader:
+            report.letters.extend(_letter(name, message) for message in reader.messages())
+            report.full = reader.full
+    except (ClientError, BotoCoreError) as error:
+        report.problem = _problem(error)
     return report
 
 
-def _redrive_one(
-    queue: str, message: dict[str, Any], reader: _QueueReader, function_name: str, invoke: Invoker, *, apply: bool
-) -> Outcome:
-    letter = read_dead_letter(message["Body"], message.get("MessageAttributes"))
-    outcome = Outcome(queue, message["MessageId"], letter)
-    if letter.event is None:
-        outcome.result = "left in the queue: unknown message shape"
-        return outcome
-    if not apply:
-        outcome.action = "would redrive"
-        return outcome
+def send_to_trigger_queue(
+    sqs: Any, name: str, url: str, trigger_url: str, *, max_messages: int = 100, wait_s: int = 1
+) -> QueueReport:
+    """Each event (invocation records unwrapped) sent to the trigger queue, its message deleted once sent.
+
+    Bare events of the failed-start queue are left for its move task, which keeps their attributes.
+    """
+    report = QueueReport(name)
     try:
-        result = invoke(function_name, letter.event)
+        with _QueueReader(sqs, url, max_messages, wait_s) as reader:
+            for message in reader.messages():
+                letter = _letter(name, message)
+                report.letters.append(letter)
+                if letter.letter.event is None:
+                    letter.action = f"kept: unknown shape ({letter.letter.previous_error})"
+                elif name == FAILED_START and letter.letter.shape == EVENT:
+                    letter.action = "left for the move task"
+                else:
+                    _send_then_delete(sqs, reader, message, letter, trigger_url)
+            report.full = reader.full
     except (ClientError, BotoCoreError) as error:
-        outcome.result = f"invoke failed: {error}"
-        return outcome
-    handled, outcome.result = judge(result)
-    if handled:
+        report.problem = _problem(error)
+    return report
+
+
+def _send_then_delete(sqs: Any, reader: _QueueReader, message: dict[str, Any], letter: Letter, trigger: str) -> None:
+    # The rule DLQ's body is the event exactly as EventBridge put it: sent unchanged.
+    body = message["Body"] if letter.letter.shape == EVENT else json.dumps(letter.letter.event)
+    try:
+        sqs.send_message(QueueUrl=trigger, MessageBody=body)
+    except (ClientError, BotoCoreError) as error:
+        letter.action = f"kept: send failed: {_problem(error)}"
+        return
+    try:
         reader.delete(message)
-        outcome.action = "deleted"
-    return outcome
+    except (ClientError, BotoCoreError) as error:
+        # Sent already: the next run sends it again, and the function's token makes that start nothing new.
+        letter.action = f"sent, but kept: delete failed: {_problem(error)}"
+        return
+    letter.action = "sent to the trigger queue, deleted"
+    letter.moved = True
+
+
+def start_move_task(sqs: Any, report: QueueReport, url: str, max_per_second: int | None) -> None:
+    """The failed-start queue back to the trigger queue, by SQS itself, when what is left may all go there."""
+    waiting = [letter for letter in report.letters if letter.action == "left for the move task"]
+    if report.problem or not waiting:
+        return
+    unknown = [letter for letter in report.letters if letter.letter.event is None]
+    if unknown:
+        report.move_problem = (
+            f"no move task started: {len(unknown)} message(s) of unknown shape would be moved with the events; "
+            "look at them in the SQS console, delete them, and run again"
+        )
+        return
+    if report.full:
+        report.move_problem = (
+            f"no move task started: it stopped looking at {len(report.letters)} message(s) (--max-messages) and "
+            "the rest may hold a message a move task must not take; run again with a larger --max-messages"
+        )
+        return
+    try:
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        params: dict[str, Any] = {"SourceArn": arn}
+        if max_per_second is not None:
+            params["MaxNumberOfMessagesPerSecond"] = max_per_second
+        report.move_task = str(sqs.start_message_move_task(**params)["TaskHandle"])
+    except (ClientError, BotoCoreError) as error:
+        report.move_problem = f"no move task started: {_problem(error)}"
+        return
+    for letter in waiting:
+        letter.action = "moving to the trigger queue"
+        letter.moved = True
+
+
+def move_tasks(sqs: Any, url: str) -> list[dict[str, Any]]:
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    tasks: list[dict[str, Any]] = sqs.list_message_move_tasks(SourceArn=arn, MaxResults=10).get("Results", [])
+    return tasks
+
+
+def _letter(queue: str, message: dict[str, Any]) -> Letter:
+    sent_ms = message.get("Attributes", {}).get("SentTimestamp")
+    return Letter(
+        queue=queue,
+        message_id=message["MessageId"],
+        letter=read_dead_letter(message["Body"], message.get("MessageAttributes")),
+        sent_at=int(sent_ms) / 1000 if sent_ms else None,
+    )
+
+
+def _problem(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{error.operation_name}: {details.get('Code', '?')}: {details.get('Message', '')}".rstrip(": ")
+    return f"{type(error).__name__}: {error}"
 
 
 class _QueueReader:
@@ -200,6 +248,7 @@ class _QueueReader:
         self._sqs, self._url, self._limit, self._wait_s = sqs, url, limit, wait_s
         self._seen: set[str] = set()
         self._held: dict[str, str] = {}  # message id -> receipt handle, for messages still hidden by this run
+        self.full = False
 
     def __enter__(self) -> _QueueReader:
         return self
@@ -211,13 +260,14 @@ class _QueueReader:
         # Bounded by receives too, so a queue that keeps handing back the same messages still ends the run.
         for _ in range(self._limit):
             if len(self._seen) >= self._limit:
-                return
+                break
             response = self._sqs.receive_message(
                 QueueUrl=self._url,
                 MaxNumberOfMessages=min(10, self._limit - len(self._seen)),
                 WaitTimeSeconds=self._wait_s,
                 VisibilityTimeout=_HIDE_S,
                 MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["SentTimestamp"],
             )
             fresh = [message for message in response.get("Messages", []) if message["MessageId"] not in self._seen]
             # Nothing new: the queue is drained, or only holds what this run has already looked at.
@@ -227,6 +277,8 @@ class _QueueReader:
                 self._seen.add(message["MessageId"])
                 self._held[message["MessageId"]] = message["ReceiptHandle"]
                 yield message
+        # Stopped at the limit, not at an empty receive: more messages may wait.
+        self.full = len(self._seen) >= self._limit
 
     def delete(self, message: dict[str, Any]) -> None:
         self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
@@ -243,43 +295,57 @@ class _QueueReader:
         self._held.clear()
 
 
-def lambda_invoker(client: Any) -> Invoker:
-    """The real invoke: synchronous, so the function's answer decides what happens to the message."""
-
-    def invoke(function_name: str, event: dict[str, Any]) -> InvokeResult:
-        response = client.invoke(
-            FunctionName=function_name,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(event).encode("utf-8"),
-        )
-        raw = response["Payload"].read()
-        try:
-            payload = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            payload = raw.decode("utf-8", errors="replace")
-        return InvokeResult(function_error=response.get("FunctionError"), payload=payload)
-
-    return invoke
+def preview_all(reports: Sequence[QueueReport], settings_of: Callable[[], Any], current: Any) -> str | None:
+    """Fill in each event's "now"; the reason when the function's settings could not be read."""
+    letters = [letter for report in reports for letter in report.letters]
+    if not any(letter.letter.event is not None for letter in letters):
+        return None
+    try:
+        settings = settings_of()
+    except (ClientError, BotoCoreError, PreviewUnavailable) as error:
+        for letter in letters:
+            letter.now = "? (the function's settings could not be read)"
+        return str(error) if isinstance(error, PreviewUnavailable) else _problem(error)
+    for letter in letters:
+        event = letter.letter.event
+        letter.now = "stays: unknown shape" if event is None else preview(event, settings, current)
+    return None
 
 
-def format_table(report: RedriveReport) -> str:
-    header = ("queue", "message", "shape", "event", "previous error", "action", "result")
+def format_table(letters: Sequence[Letter], *, now: float, last: str) -> str:
+    header = ("queue", "message", "age", "event", "previous error", "now" if last == "now" else "action")
     rows = [header]
-    for outcome in report.outcomes:
+    for letter in letters:
         rows.append(
             (
-                outcome.queue,
-                outcome.message_id[:8],
-                outcome.letter.shape,
-                _describe_event(outcome.letter.event),
-                outcome.letter.previous_error,
-                outcome.action,
-                outcome.result,
+                letter.queue,
+                letter.message_id[:8],
+                "?" if letter.sent_at is None else age(now - letter.sent_at),
+                _describe_event(letter.letter.event),
+                letter.letter.previous_error,
+                letter.now if last == "now" else letter.action,
             )
         )
-    cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
-    return "\n".join("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells)
+    # The last column is not cut: it is the answer the operator reads.
+    cells = [[*(_cell(value) for value in row[:-1]), " ".join(row[-1].split())] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join([*(value.ljust(width) for value, width in zip(row, widths, strict=False)), row[-1]]).rstrip()
+        for row in cells
+    )
+
+
+def age(seconds: float) -> str:
+    """Whole units, coarse enough to read at a glance: 40 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
+    if hours == 0:
+        return f"{minutes} min"
+    if days == 0:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
 
 
 def _describe_event(event: dict[str, Any] | None) -> str:
@@ -311,6 +377,7 @@ def main(
     environ: Mapping[str, str] = os.environ,
     out: Any = None,
     err: Any = None,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -322,83 +389,160 @@ def main(
     except ConfigError as problem:
         print(f"Cannot redrive: {problem}", file=err)
         return EXIT_CANNOT_REDRIVE
+    failure = None
     try:
         session = (session_factory or location.session)()
-        queues, function_name = _targets(args, session, location)
-        report = _redrive_with(session, args, queues, function_name)
+        wanted = [FAILED_START] if args.status else [RULE_DLQ, FAILED_START, "trigger" if args.apply else "function"]
+        targets = _targets(args, session, location, wanted)
+        sqs = session.client("sqs")
+        tasks = move_tasks(sqs, targets[FAILED_START]) if args.status else None
     except (ClientError, BotoCoreError) as error:
-        print(f"Cannot redrive: {explain(error, location)}", file=err)
+        failure = explain(error, location)
+    except CannotRedrive as error:
+        failure = str(error)
+    if failure is not None:
+        print(f"Cannot redrive: {failure}", file=err)
         return EXIT_CANNOT_REDRIVE
-    except CannotRedrive as problem:
-        print(f"Cannot redrive: {problem}", file=err)
-        return EXIT_CANNOT_REDRIVE
+    if tasks is not None:
+        return _print_status(tasks, out)
+    console = _Console(out, err, clock())
+    try:
+        return _apply(args, sqs, targets, console) if args.apply else _dry_run(args, session, sqs, targets, console)
     except KeyboardInterrupt:
         print("Interrupted; messages not yet handled become visible again after their visibility timeout.", file=err)
         return 130
-    _print_report(report, args, queues, function_name, out)
-    return 1 if args.apply and report.kept else 0
 
 
-def _redrive_with(
-    session: Any, args: argparse.Namespace, queues: list[QueueSource], function_name: str
-) -> RedriveReport:
-    sqs = session.client("sqs")
-    # Never retry an invoke on a read timeout: the function may still be running it.
-    lambda_client = session.client("lambda", config=Config(read_timeout=120, retries={"total_max_attempts": 1}))
-    return redrive(
-        sqs,
-        queues,
-        function_name,
-        lambda_invoker(lambda_client),
-        apply=args.apply,
-        max_messages=args.max_messages,
-        wait_s=args.wait,
+@dataclass(frozen=True)
+class _Console:
+    out: Any
+    err: Any
+    now: float
+
+
+def _dry_run(args: argparse.Namespace, session: Any, sqs: Any, targets: dict[str, str], console: _Console) -> int:
+    reports = [
+        survey(sqs, name, targets[name], max_messages=args.max_messages, wait_s=args.wait)
+        for name in (RULE_DLQ, FAILED_START)
+    ]
+    function = targets["function"]
+    unavailable = preview_all(
+        reports,
+        lambda: function_settings(session.client("lambda"), function),
+        s3_current_versions(session.client("s3")),
     )
+    print(
+        f'Dry run: nothing moved or deleted (ARGS=--apply redrives). "now" is what {function} would do with '
+        "each event today.",
+        file=console.out,
+    )
+    _print_queues(reports, console, last="now")
+    if unavailable:
+        print(f"No preview: {unavailable}", file=console.err)
+    return EXIT_CANNOT_REDRIVE if any(report.problem for report in reports) else 0
 
 
-def _print_report(
-    report: RedriveReport, args: argparse.Namespace, queues: list[QueueSource], function_name: str, out: Any
-) -> None:
-    mode = "apply" if args.apply else "dry run (nothing invoked or deleted; --apply to redrive)"
-    print(f"Redrive of {', '.join(q.name for q in queues)} to {function_name}: {mode}", file=out)
-    print(format_table(report) if report.outcomes else "Both queues are empty.", file=out)
-    deleted = len(report.outcomes) - len(report.kept)
-    print(f"{len(report.outcomes)} message(s): {deleted} deleted, {len(report.kept)} left in the queue.", file=out)
+def _apply(args: argparse.Namespace, sqs: Any, targets: dict[str, str], console: _Console) -> int:
+    trigger, out = targets["trigger"], console.out
+    rule = send_to_trigger_queue(
+        sqs, RULE_DLQ, targets[RULE_DLQ], trigger, max_messages=args.max_messages, wait_s=args.wait
+    )
+    failed = send_to_trigger_queue(
+        sqs, FAILED_START, targets[FAILED_START], trigger, max_messages=args.max_messages, wait_s=args.wait
+    )
+    # After the reader released what it held: a move task moves only visible messages.
+    start_move_task(sqs, failed, targets[FAILED_START], args.max_per_second)
+    print("Redrive to the trigger queue: rule-dlq by send then delete, failed-start by an SQS move task.", file=out)
+    _print_queues([rule, failed], console, last="action")
+    if failed.move_task:
+        print(
+            f"failed-start: move task started (handle {failed.move_task}); `make redrive ARGS=--status` shows it.",
+            file=out,
+        )
+    if failed.move_problem:
+        print(f"failed-start: {failed.move_problem}", file=out)
+    if rule.problem or failed.problem:
+        return EXIT_CANNOT_REDRIVE
+    left = [letter for report in (rule, failed) for letter in report.letters if not letter.moved]
+    return EXIT_NOT_ALL_MOVED if left or failed.move_problem else 0
 
 
-def _targets(args: argparse.Namespace, session: Any, location: StackLocation) -> tuple[list[QueueSource], str]:
-    if args.queue_url and args.function_name:
-        return [QueueSource("queue", url) for url in args.queue_url], args.function_name
+def _print_queues(reports: Sequence[QueueReport], console: _Console, *, last: str) -> None:
+    out, err, now = console.out, console.err, console.now
+    for report in reports:
+        if report.problem:
+            print(f"{report.name}: could not be read: {report.problem}", file=err)
+        print(f"{report.name}: {_summary(report, now)}", file=out)
+    letters = [letter for report in reports for letter in report.letters]
+    if letters:
+        print(format_table(letters, now=now, last=last), file=out)
+    elif not any(report.problem for report in reports):
+        print("Nothing to redrive: both queues are empty.", file=out)
+
+
+def _summary(report: QueueReport, now: float) -> str:
+    if report.problem and not report.letters:
+        return "not read"
+    if not report.letters:
+        return "empty"
+    count = f"{'at least ' if report.full else ''}{len(report.letters)} message(s)"
+    times = [letter.sent_at for letter in report.letters if letter.sent_at is not None]
+    return f"{count}, oldest {age(now - min(times))}" if times else count
+
+
+def _print_status(tasks: list[dict[str, Any]], out: Any) -> int:
+    if not tasks:
+        print("failed-start: no move task yet.", file=out)
+        return 0
+    print("failed-start: move tasks, newest first", file=out)
+    for task in tasks:
+        started = task.get("StartedTimestamp")
+        when = datetime.fromtimestamp(int(started) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if started else "?"
+        line = (
+            f"{task.get('Status', '?')}  started {when}  moved {task.get('ApproximateNumberOfMessagesMoved', 0)} "
+            f"of {task.get('ApproximateNumberOfMessagesToMove', '?')}"
+        )
+        if task.get("TaskHandle"):
+            line += f"  handle {task['TaskHandle']}"
+        if task.get("FailureReason"):
+            line += f"  failure: {task['FailureReason']}"
+        print(line, file=out)
+    return 0
+
+
+def _targets(args: argparse.Namespace, session: Any, location: StackLocation, wanted: list[str]) -> dict[str, str]:
+    """Queue URLs and function name: the options given, the rest from the stack's outputs."""
+    given = {name: getattr(args, _OUTPUTS[name][1].removeprefix("--").replace("-", "_")) for name in wanted}
+    if all(given.values()):
+        return {name: str(value) for name, value in given.items()}
     if not location.stack_name:
         raise CannotRedrive(
             f"no stack name in {args.config_env!r} of samconfig.toml: deploy with `make deploy` (it saves the name "
             "there), or pass STACK=name"
         )
     outputs = stack_outputs(session.client("cloudformation"), location.stack_name)
-    missing = [
-        name for name in ("RuleDeadLetterQueueUrl", "FailedStartQueueUrl", "TriggerFunctionName") if name not in outputs
-    ]
+    missing = [_OUTPUTS[name][0] for name in wanted if not given[name] and _OUTPUTS[name][0] not in outputs]
+    if missing == ["TriggerQueueUrl"]:
+        raise CannotRedrive(
+            f"stack {location.stack_name!r} has no output TriggerQueueUrl: it was deployed before the trigger queue; "
+            "run `make deploy`, then redrive"
+        )
     if missing:
         raise CannotRedrive(
             f"stack {location.stack_name!r} has no output(s) {', '.join(missing)}: it is not this project's stack; "
             "pass STACK=name of the trigger stack"
         )
-    queues = [QueueSource(name, url) for name, url in _stack_queues(args, outputs)]
-    return queues, args.function_name or outputs["TriggerFunctionName"]
-
-
-def _stack_queues(args: argparse.Namespace, outputs: dict[str, str]) -> list[tuple[str, str]]:
-    if args.queue_url:
-        return [("queue", url) for url in args.queue_url]
-    return [(RULE_DLQ, outputs["RuleDeadLetterQueueUrl"]), (FAILED_START, outputs["FailedStartQueueUrl"])]
+    return {name: str(given[name] or outputs[_OUTPUTS[name][0]]) for name in wanted}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make redrive",
-        description="Re-invoke the trigger function on the events kept in the stack's dead-letter queues.",
+        description="List the events kept in the stack's dead-letter queues, and send them back to the trigger queue.",
     )
-    parser.add_argument("--apply", action="store_true", help="invoke and delete handled messages (default: dry run)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--apply", action="store_true", help="redrive to the trigger queue (default: dry run)")
+    mode.add_argument("--status", action="store_true", help="list the failed-start queue's move tasks")
     parser.add_argument(
         "--stack-name", default=None, help="stack to read queue URLs and function name from (default: samconfig's)"
     )
@@ -406,9 +550,12 @@ def _parser() -> argparse.ArgumentParser:
         "--region", default=None, help="default: samconfig.toml's, else AWS_REGION / AWS_DEFAULT_REGION / profile"
     )
     parser.add_argument("--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (default: default)")
-    parser.add_argument("--queue-url", action="append", help="a queue to redrive instead of the stack's two (repeat)")
-    parser.add_argument("--function-name", help="function to invoke instead of the stack's")
+    parser.add_argument("--rule-dlq-url", help="the rule's dead-letter queue instead of the stack's")
+    parser.add_argument("--failed-start-url", help="the failed-start queue instead of the stack's")
+    parser.add_argument("--trigger-queue-url", help="the trigger queue instead of the stack's")
+    parser.add_argument("--function-name", help="the function whose settings the dry run uses, instead of the stack's")
     parser.add_argument("--max-messages", type=int, default=100, help="at most this many messages per queue")
+    parser.add_argument("--max-per-second", type=int, default=None, help="move task rate (default: SQS chooses)")
     parser.add_argument("--wait", type=int, default=1, help="SQS long-poll seconds per receive (0-20)")
     return parser
 

@@ -8,20 +8,22 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from ops import check_alarms, migrate
+from ops import check_alarms, migrate, redrive
 from ops.deploy_config import read_target
 from ops.migration.account import AwsAccount
 from ops.parameter_checks import parameter_problems
 from support.console_account import CONSOLE, REGION, build_console_account, read_back_eventbridge
+from support.dead_letters import DeadLetterStack, MoveTasks, event
 from support.deployed_stack import create_stack, deploy_alarms
 from support.environment import ROOT
-from support.readme import EVENT_ROWS, README
+from support.readme import EVENT_ROWS, README, shown_run, trimmed_line_pattern
 from trigger_fn.settings import load_settings
 
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -144,6 +146,37 @@ def test_make_check_alarms_prints_what_the_readme_shows() -> None:
 
     assert code == 0, err.getvalue()
     assert f"```text\n$ make check-alarms\n{out.getvalue()}```\n" in README
+
+
+@pytest.mark.parametrize("shown", ["make redrive", "make redrive ARGS=--apply"], ids=["dry-run", "apply"])
+def test_make_redrive_prints_what_the_readme_shows(shown: str) -> None:
+    # The README's stack two hours after three events were kept: v2 is current, v1 was superseded, one old record.
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        stack = DeadLetterStack(session)
+        MoveTasks(session)
+        v1, v2 = stack.versions
+        stack.undeliverable(event("e-1", v2))
+        stack.failed_every_receive(event("e-2", v1))
+        stack.old_invocation_record(event("e-3", v2, key="notes.txt"))
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["--wait", "0", *(["--apply"] if "--apply" in shown else [])]
+        code = redrive.main(
+            argv,
+            session_factory=lambda: session,
+            environ={"AWS_DEFAULT_REGION": REGION},
+            out=out,
+            err=err,
+            clock=lambda: time.time() + 7501,
+        )
+
+    assert code == 0, err.getvalue()
+    printed = out.getvalue().splitlines()
+    lines = shown_run(shown)
+    assert len(printed) == len(lines)
+    # Message and version ids are moto's random ones: the README trims them.
+    for line, real in zip(lines, printed, strict=True):
+        assert trimmed_line_pattern(line).fullmatch(real), (line, real)
 
 
 def test_no_placeholder_is_left() -> None:

@@ -236,15 +236,29 @@ def test_make_redrive_finds_the_stacks_queues_through_samconfig(project: Project
         o["OutputKey"]: o["OutputValue"]
         for o in project.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
     }
-    event = {"source": "aws.s3", "detail-type": "Object Created", "id": "e2e-kept", "detail": {"object": {"key": KEY}}}
-    project.client("sqs").send_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], MessageBody=json.dumps(event))
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "id": "e2e-kept",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": KEY, "version-id": uploaded_version}},
+    }
+    sqs = project.client("sqs")
+    sqs.send_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], MessageBody=json.dumps(event))
 
     listed = project.make("-s", "redrive", region=OTHER_REGION)
 
+    # The deployed function's own settings say what the event would do now.
     assert listed.returncode == 0, listed.stderr
-    assert f"Redrive of rule-dlq, failed-start to {STACK}-trigger: dry run" in listed.stdout
-    assert "would redrive" in listed.stdout
-    assert "1 message(s): 0 deleted, 1 left in the queue." in listed.stdout
+    assert listed.stdout.startswith(
+        f'Dry run: nothing moved or deleted (ARGS=--apply redrives). "now" is what {STACK}-'
+    )
+    assert "rule-dlq: 1 message(s), oldest " in listed.stdout
+    assert "failed-start: empty" in listed.stdout
+    # Deployed with DryRun=true (ANSWERS): the function would log the request and start nothing.
+    assert listed.stdout.rstrip().endswith(f"logs the request for {PIPELINE} and starts nothing (DRY_RUN=true)")
+    # And it is still there.
+    kept = sqs.receive_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], VisibilityTimeout=0).get("Messages", [])
+    assert [json.loads(message["Body"])["id"] for message in kept] == ["e2e-kept"]
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,13 @@ from bucket_adopter.adoption import Target
 from bucket_adopter.bucket_client import BucketCallFailed, BucketNotifications
 from local.aws_models.s3 import FakeS3
 from ops import deploy as make_deploy
+from ops import redrive
 from ops import start as start_pipeline
 from ops.aws_problems import explain
 from ops.parameter_checks import template_checks
 from ops.stack import StackLocation
 from support import fake_sam_cli
+from support.dead_letters import DeadLetterStack, event
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, REGION, STACK, deploy
 from support.environment import ROOT
 from support.events import fresh, load_event
@@ -196,6 +198,28 @@ def _emulator_silent(folder: Path) -> str:
     return fake_sam_cli.make_invoke(fake_sam_cli.install(folder / "bin"), "put-object", answer="").stderr
 
 
+def _redrive(arrange: Callable[[DeadLetterStack], list[str]], *, trigger_queue: bool = True) -> str:
+    """`make redrive` against the README's stack on moto, after `arrange` kept messages and chose the arguments."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        stack = DeadLetterStack(session, trigger_queue=trigger_queue)
+        argv = arrange(stack)
+        out, err = io.StringIO(), io.StringIO()
+        redrive.main(["--wait", "0", *argv], session_factory=lambda: session, out=out, err=err)
+    return out.getvalue() + err.getvalue()
+
+
+def _unknown_shape(stack: DeadLetterStack) -> list[str]:
+    stack.failed_every_receive(event("e-1"))
+    stack.sqs.send_message(QueueUrl=stack.failed_start, MessageBody="garbage")
+    return ["--apply"]
+
+
+def _send_refused(stack: DeadLetterStack) -> list[str]:
+    stack.undeliverable(event("e-1"))
+    return ["--apply", "--trigger-queue-url", stack.trigger + "-gone"]
+
+
 def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, Callable[[], str]]:
     """README quote (its first fragment) -> what really prints it."""
     return {
@@ -237,6 +261,13 @@ def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, 
         "Not deployed: samconfig.toml [default] says rule PipelineNameOrRoutes: Set PipelineName": lambda: (
             _deploy_refused(tmp_path)
         ),
+        "Cannot redrive: stack 's3-pipeline-trigger' has no output TriggerQueueUrl": lambda: _redrive(
+            lambda _: ["--apply"], trigger_queue=False
+        ),
+        "failed-start: no move task started: 1 message(s) of unknown shape would be moved with the events": lambda: (
+            _redrive(_unknown_shape)
+        ),
+        "kept: send failed: SendMessage:": lambda: _redrive(_send_refused),
         "make invoke: no event file 'put-objct' here or in events/: did you mean put-object?": _invoke_typo,
         "make invoke: no result: SAM's emulator answered the invoke with nothing": lambda: _emulator_silent(tmp_path),
     }

@@ -1,149 +1,82 @@
-"""`make redrive`: both dead-letter shapes read, the function invoked synchronously, only handled messages deleted."""
+"""`make redrive`: a dry run that lists and previews and changes nothing; --apply sends the rule DLQ's events to the
+trigger queue (send, then delete) and moves the failed-start queue back by an SQS move task; --status lists tasks."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from ops import redrive
-from ops import stack as deployed_stack
-from ops.redrive import InvokeResult, QueueSource
-from support.events import load_event
+from support.dead_letters import HANDLE, DeadLetterStack, MoveTasks, event, invocation_record, rule_attributes
+from support.deployed_stack import FUNCTION, STACK
 
 REGION = "eu-west-1"
-FUNCTION = "s3-pipeline-trigger-TriggerFunction-abc"
-RULE_ARN = "arn:aws:events:eu-west-1:123456789012:rule/s3-pipeline-trigger-TriggerFunctionObjectCreated"
+ENVIRON = {"AWS_DEFAULT_REGION": REGION}
+URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/"
+RULE_DLQ_URL, FAILED_URL, TRIGGER_URL = (URL + name for name in ("rule-dlq", "failed-start", "trigger"))
+FAILED_ARN = "arn:aws:sqs:eu-west-1:123456789012:failed-start"
+# Two hours and five minutes after the messages were sent.
+LATER = 2 * 3600 + 5 * 60 + 1
 
 
-def _event(event_id: str, version: str = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG") -> dict[str, Any]:
-    event = copy.deepcopy(load_event("put-object.json"))
-    event["id"] = event_id
-    event["detail"]["object"]["version-id"] = version
-    return event
-
-
-def _invocation_record(event: dict[str, Any]) -> dict[str, Any]:
-    # The shape Lambda sends to an on-failure destination (Lambda developer guide, "invocation record").
-    return {
-        "version": "1.0",
-        "timestamp": "2026-11-20T14:09:31.042Z",
-        "requestContext": {
-            "requestId": "e4b46cbf-b738-4a2e-8880-a18cdf61200e",
-            "functionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:{FUNCTION}:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": 3,
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {
-            "errorMessage": "StartPipelineExecution(my-website-pipeline) failed with ThrottlingException",
-            "errorType": "StartFailed",
-        },
-    }
-
-
-def _rule_attributes(code: str = "SDK_CLIENT_ERROR") -> dict[str, Any]:
-    # EventBridge adds these to every message it dead-letters (EventBridge user guide, "dead-letter queues").
-    return {
-        "RULE_ARN": {"DataType": "String", "StringValue": RULE_ARN},
-        "TARGET_ARN": {
-            "DataType": "String",
-            "StringValue": f"arn:aws:lambda:eu-west-1:123456789012:function:{FUNCTION}",
-        },
-        "ERROR_CODE": {"DataType": "String", "StringValue": code},
-        "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Lambda returned 429 Rate Exceeded"},
-        "EXHAUSTED_RETRY_CONDITION": {"DataType": "String", "StringValue": "MaximumRetryAttempts"},
-        "RETRY_ATTEMPTS": {"DataType": "String", "StringValue": "24"},
-    }
-
-
-class RecordingInvoker:
-    """Stands in for Lambda's Invoke: answers per event id, keeps every call."""
-
-    def __init__(self, answers: dict[str, InvokeResult]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, function_name: str, event: dict[str, Any]) -> InvokeResult:
-        self.calls.append((function_name, event))
-        return self.answers[event["id"]]
-
-
-STARTED = InvokeResult(
-    None,
-    {
-        "status": "started",
-        "versionPinned": True,
-        "executions": [{"pipelineExecutionId": "e-1", "request": {"name": "my-website-pipeline"}}],
-    },
-)
-SUPERSEDED = InvokeResult(None, {"status": "ignored", "reasonCode": "superseded", "reason": "v1 was replaced by v2"})
-ALREADY_STARTED = InvokeResult(
-    None,
-    {
-        "status": "started",
-        "versionPinned": True,
-        "executions": [
-            {"pipelineExecutionId": "e-0", "request": {"name": "deploy"}, "alreadyStarted": True},
-            {"pipelineExecutionId": "e-9", "request": {"name": "archive"}},
-        ],
-        "skipped": [{"pipeline": "site", "reasonCode": "superseded", "reason": "..."}],
-    },
-)
-IGNORED = InvokeResult(None, {"status": "ignored", "reasonCode": "no_matching_route", "reason": "..."})
-FAILED = InvokeResult("Unhandled", {"errorType": "StartFailed", "errorMessage": "ThrottlingException"})
-DRY_RUN = InvokeResult(None, {"status": "dry_run", "requests": []})
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
 
 
 @pytest.fixture
-def sqs() -> Iterator[Any]:
+def session() -> Iterator[boto3.Session]:
     with mock_aws():
-        yield boto3.client("sqs", region_name=REGION)
+        yield boto3.Session(region_name=REGION)
 
 
 @pytest.fixture
-def queues(sqs: Any) -> list[QueueSource]:
-    return [
-        QueueSource(redrive.RULE_DLQ, sqs.create_queue(QueueName="rule-dlq")["QueueUrl"]),
-        QueueSource(redrive.FAILED_START, sqs.create_queue(QueueName="failed-start")["QueueUrl"]),
-    ]
+def stack(session: boto3.Session) -> DeadLetterStack:
+    return DeadLetterStack(session)
 
 
-def _send_rule_dlq(sqs: Any, queue: QueueSource, event: dict[str, Any]) -> None:
-    sqs.send_message(QueueUrl=queue.url, MessageBody=json.dumps(event), MessageAttributes=_rule_attributes())
+def _main(session: Any, *argv: str, later: float = 0) -> Run:
+    out, err = io.StringIO(), io.StringIO()
+    code = redrive.main(
+        ["--wait", "0", *argv],
+        session_factory=lambda: session,
+        environ=ENVIRON,
+        out=out,
+        err=err,
+        clock=lambda: time.time() + later,
+    )
+    return Run(code, out.getvalue(), err.getvalue())
 
 
-def _send_failed_start(sqs: Any, queue: QueueSource, event: dict[str, Any]) -> None:
-    sqs.send_message(QueueUrl=queue.url, MessageBody=json.dumps(_invocation_record(event)))
+def _contents(stack: DeadLetterStack) -> dict[str, list[str]]:
+    return {url: stack.bodies(url) for url in (stack.rule_dlq, stack.failed_start, stack.trigger)}
 
 
-def _bodies(sqs: Any, queue: QueueSource) -> list[str]:
-    messages = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-    return sorted(message["Body"] for message in messages)
+def test_reads_the_event_out_of_each_message_shape() -> None:
+    kept = event("e-1")
 
+    from_rule = redrive.read_dead_letter(json.dumps(kept), rule_attributes("SDK_CLIENT_ERROR"))
+    from_queue = redrive.read_dead_letter(json.dumps(kept))
+    from_lambda = redrive.read_dead_letter(json.dumps(invocation_record(kept)))
 
-def _run(sqs: Any, queues: list[QueueSource], invoker: RecordingInvoker, *, apply: bool) -> redrive.RedriveReport:
-    return redrive.redrive(sqs, queues, FUNCTION, invoker, apply=apply, wait_s=0)
-
-
-def test_reads_the_event_out_of_both_message_shapes() -> None:
-    event = _event("e-1")
-
-    from_rule = redrive.read_dead_letter(json.dumps(event), _rule_attributes("SDK_CLIENT_ERROR"))
-    from_lambda = redrive.read_dead_letter(json.dumps(_invocation_record(event)))
-
-    assert (from_rule.shape, from_rule.event) == ("eventbridge-event", event)
-    assert from_rule.previous_error == "SDK_CLIENT_ERROR Lambda returned 429 Rate Exceeded"
-    assert (from_lambda.shape, from_lambda.event) == ("invocation-record", event)
+    assert (from_rule.shape, from_rule.event) == ("eventbridge-event", kept)
+    assert from_rule.previous_error == "SDK_CLIENT_ERROR Not authorized to send messages to the queue"
+    assert (from_queue.shape, from_queue.previous_error) == (
+        "eventbridge-event",
+        "the function failed on each receive (see its ERROR log)",
+    )
+    assert (from_lambda.shape, from_lambda.event) == ("invocation-record", kept)
     assert from_lambda.previous_error.startswith("RetriesExhausted StartFailed: StartPipelineExecution")
 
 
@@ -159,242 +92,327 @@ def test_other_shapes_carry_no_event(body: str) -> None:
     assert letter.event is None
 
 
-def test_dry_run_invokes_and_deletes_nothing_and_leaves_every_message_visible(
-    sqs: Any, queues: list[QueueSource]
+def test_the_dry_run_lists_both_queues_and_what_each_event_would_do_now(
+    session: boto3.Session, stack: DeadLetterStack
 ) -> None:
-    # GIVEN one event in each queue and a message of neither shape
-    rule_dlq, failed_start = queues
-    _send_rule_dlq(sqs, rule_dlq, _event("e-1"))
-    _send_failed_start(sqs, failed_start, _event("e-2"))
-    sqs.send_message(QueueUrl=failed_start.url, MessageBody="garbage")
-    before = {queue.name: _bodies(sqs, queue) for queue in queues}
-    invoker = RecordingInvoker({})
+    # GIVEN v2 current; an undelivered event of v2, a failed one of v1, an old record of an unrouted key, garbage
+    v1, v2 = stack.versions
+    stack.undeliverable(event("e-1", v2))
+    stack.failed_every_receive(event("e-2", v1))
+    stack.old_invocation_record(event("e-3", v2, key="notes.txt"))
+    stack.sqs.send_message(QueueUrl=stack.failed_start, MessageBody="garbage")
+    before = _contents(stack)
+    moves = MoveTasks(session)
 
     # WHEN
-    report = _run(sqs, queues, invoker, apply=False)
+    run = _main(session, later=LATER)
 
-    # THEN nothing was invoked, every message is still there and visible for the next run
-    assert invoker.calls == []
-    assert [(o.queue, o.letter.shape, o.action) for o in report.outcomes] == [
-        ("rule-dlq", "eventbridge-event", "would redrive"),
-        ("failed-start", "invocation-record", "would redrive"),
-        ("failed-start", "unknown", "kept"),
-    ]
-    assert {queue.name: _bodies(sqs, queue) for queue in queues} == before
+    # THEN each message has its line, with its key and version, its error and what the function would do now
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[1:3] == ["rule-dlq: 1 message(s), oldest 2 h 5 min", "failed-start: 3 message(s), oldest 2 h 5 min"]
+    assert lines[3].split() == ["queue", "message", "age", "event", "previous", "error", "now"]
+    rows = lines[4:]
+    assert len(rows) == 4
 
+    def row(text: str) -> str:
+        return next(line for line in rows if text in line)
 
-def test_apply_deletes_only_what_the_function_handled(sqs: Any, queues: list[QueueSource]) -> None:
-    # GIVEN five events across both queues, answered differently by the function, and one unreadable message
-    rule_dlq, failed_start = queues
-    _send_rule_dlq(sqs, rule_dlq, _event("started-1"))
-    _send_rule_dlq(sqs, rule_dlq, _event("fails-1", version="v2"))
-    _send_failed_start(sqs, failed_start, _event("ignored-1", version="v3"))
-    _send_failed_start(sqs, failed_start, _event("fails-2", version="v4"))
-    _send_failed_start(sqs, failed_start, _event("dry-1", version="v5"))
-    sqs.send_message(QueueUrl=failed_start.url, MessageBody=json.dumps({"unexpected": True}))
-    invoker = RecordingInvoker(
-        {"started-1": STARTED, "fails-1": FAILED, "ignored-1": IGNORED, "fails-2": FAILED, "dry-1": DRY_RUN}
+    assert row("rule-dlq").endswith("would start my-website-pipeline")
+    assert f"2 h 5 min  my-website.zip@{v2}  NO_PERMISSIONS Not authorized" in row("rule-dlq")
+    assert row(f"my-website.zip@{v1}").endswith(
+        f"the function failed on each receive (see its ERROR log)       superseded ({v2} is current)"
     )
+    assert row("notes.txt").endswith("ignored: no_matching_route")
+    assert f"notes.txt@{v2}       RetriesExhausted StartFailed" in row("notes.txt")
+    assert row("body is not JSON").endswith("stays: unknown shape")
+    # AND nothing moved: every queue holds what it held, no message is hidden, no move task was started
+    assert _contents(stack) == before
+    assert moves.started == []
+
+
+def test_apply_sends_the_rule_dlqs_events_and_old_records_then_moves_the_failed_start_queue(
+    session: boto3.Session, stack: DeadLetterStack
+) -> None:
+    # GIVEN one event in the rule DLQ, one the trigger queue gave up on, one old invocation record
+    v1, v2 = stack.versions
+    undelivered, failed, recorded = event("e-1", v2), event("e-2", v1), event("e-3", v2)
+    stack.undeliverable(undelivered)
+    stack.failed_every_receive(failed)
+    stack.old_invocation_record(recorded)
+    moves = MoveTasks(session)
 
     # WHEN
-    report = _run(sqs, queues, invoker, apply=True)
+    run = _main(session, "--apply", "--max-per-second", "5")
 
-    # THEN each event was sent once, unchanged, to the function
-    assert sorted(event["id"] for _, event in invoker.calls) == [
-        "dry-1",
-        "fails-1",
-        "fails-2",
-        "ignored-1",
-        "started-1",
+    # THEN the trigger queue has the undelivered event unchanged and the record's event, and neither is kept any more
+    assert run.code == 0, run.out + run.err
+    assert stack.bodies(stack.trigger) == sorted([json.dumps(undelivered), json.dumps(recorded)])
+    assert stack.bodies(stack.rule_dlq) == []
+    # AND the event SQS moved is left to the move task: one, from the failed-start queue, back to its source
+    assert stack.bodies(stack.failed_start) == [json.dumps(failed)]
+    assert moves.started == [{"SourceArn": stack.arn(stack.failed_start), "MaxNumberOfMessagesPerSecond": 5}]
+    assert f"failed-start: move task started (handle {HANDLE})" in run.out
+
+
+def test_unknown_shapes_stay_and_no_move_task_takes_them_along(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.failed_every_receive(event("e-2", stack.versions[1]))
+    stack.sqs.send_message(QueueUrl=stack.failed_start, MessageBody=json.dumps({"unexpected": True}))
+    stack.sqs.send_message(QueueUrl=stack.rule_dlq, MessageBody="garbage")
+    before = _contents(stack)
+    moves = MoveTasks(session)
+
+    run = _main(session, "--apply")
+
+    assert run.code == 1
+    assert _contents(stack) == before
+    assert moves.started == []
+    assert "kept: unknown shape (neither an EventBridge event nor a Lambda invocation record)" in run.out
+    assert "kept: unknown shape (body is not JSON)" in run.out
+    assert "failed-start: no move task started: 1 message(s) of unknown shape would be moved with the events" in run.out
+
+
+def test_a_failed_send_deletes_nothing_and_fails_the_command(session: boto3.Session, stack: DeadLetterStack) -> None:
+    # GIVEN a trigger queue that is not there
+    stack.undeliverable(event("e-1"))
+    stack.old_invocation_record(event("e-2"))
+    before = _contents(stack)
+
+    run = _main(session, "--apply", "--trigger-queue-url", URL + "gone")
+
+    assert run.code == 1
+    assert _contents(stack) == before
+    assert run.out.count("kept: send failed: SendMessage: AWS.SimpleQueueService.NonExistentQueue") == 2
+
+
+def test_the_exact_requests_send_first_and_delete_only_what_was_sent() -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    body = json.dumps(event("e-1"))
+    record = json.dumps(invocation_record(event("e-2")))
+    received = [
+        {"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body},
+        {"MessageId": "m-2", "ReceiptHandle": "r-2", "Body": record},
+        {"MessageId": "m-3", "ReceiptHandle": "r-3", "Body": body},
     ]
-    assert {name for name, _ in invoker.calls} == {FUNCTION}
-    assert next(event for _, event in invoker.calls if event["id"] == "started-1") == _event("started-1")
-    # AND only the started and ignored ones are gone; failures, dry runs and the unknown message stay
-    actions = {(o.letter.event or {}).get("id", "unknown"): o.action for o in report.outcomes}
-    assert actions == {
-        "started-1": "deleted",
-        "fails-1": "kept",
-        "ignored-1": "deleted",
-        "fails-2": "kept",
-        "dry-1": "kept",
-        "unknown": "kept",
+    receive = {
+        "QueueUrl": RULE_DLQ_URL,
+        "MaxNumberOfMessages": 10,
+        "WaitTimeSeconds": 0,
+        "VisibilityTimeout": 900,
+        "MessageAttributeNames": ["All"],
+        "MessageSystemAttributeNames": ["SentTimestamp"],
     }
-    assert [json.loads(body)["id"] for body in _bodies(sqs, rule_dlq)] == ["fails-1"]
-    left = [json.loads(body) for body in _bodies(sqs, failed_start)]
-    assert sorted(record.get("requestPayload", {}).get("id", "unknown") for record in left) == [
-        "dry-1",
-        "fails-2",
-        "unknown",
+    with Stubber(sqs) as stub:
+        stub.add_response("receive_message", {"Messages": received}, receive)
+        stub.add_response("send_message", {"MessageId": "t-1"}, {"QueueUrl": TRIGGER_URL, "MessageBody": body})
+        stub.add_response("delete_message", {}, {"QueueUrl": RULE_DLQ_URL, "ReceiptHandle": "r-1"})
+        # An invocation record: its event is sent, not the record.
+        stub.add_response(
+            "send_message", {"MessageId": "t-2"}, {"QueueUrl": TRIGGER_URL, "MessageBody": json.dumps(event("e-2"))}
+        )
+        stub.add_response("delete_message", {}, {"QueueUrl": RULE_DLQ_URL, "ReceiptHandle": "r-2"})
+        # The third send fails: its message is not deleted, only made visible again.
+        stub.add_client_error("send_message", "KMS.AccessDeniedException", "denied")
+        stub.add_response("receive_message", {}, receive | {"MaxNumberOfMessages": 10})
+        stub.add_response(
+            "change_message_visibility_batch",
+            {"Successful": [{"Id": "0"}], "Failed": []},
+            {"QueueUrl": RULE_DLQ_URL, "Entries": [{"Id": "0", "ReceiptHandle": "r-3", "VisibilityTimeout": 0}]},
+        )
+
+        report = redrive.send_to_trigger_queue(sqs, redrive.RULE_DLQ, RULE_DLQ_URL, TRIGGER_URL, wait_s=0)
+
+        stub.assert_no_pending_responses()
+    assert [letter.action for letter in report.letters] == [
+        "sent to the trigger queue, deleted",
+        "sent to the trigger queue, deleted",
+        "kept: send failed: SendMessage: KMS.AccessDeniedException: denied",
     ]
 
 
-def test_superseded_and_already_started_events_are_settled_and_say_why(sqs: Any, queues: list[QueueSource]) -> None:
-    # GIVEN a redriven event whose version a newer upload replaced, and one whose version already ran
-    rule_dlq, failed_start = queues
-    _send_rule_dlq(sqs, rule_dlq, _event("old-1", version="v1"))
-    _send_failed_start(sqs, failed_start, _event("ran-1", version="v7"))
-    invoker = RecordingInvoker({"old-1": SUPERSEDED, "ran-1": ALREADY_STARTED})
+def test_a_failed_delete_after_the_send_is_reported() -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    body = json.dumps(event("e-1"))
+    with Stubber(sqs) as stub:
+        stub.add_response("receive_message", {"Messages": [{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": body}]})
+        stub.add_response("send_message", {"MessageId": "t-1"})
+        stub.add_client_error("delete_message", "AccessDenied", "no")
+        stub.add_response("receive_message", {})
+        stub.add_response("change_message_visibility_batch", {"Successful": [{"Id": "0"}], "Failed": []})
 
-    # WHEN
-    report = _run(sqs, queues, invoker, apply=True)
+        report = redrive.send_to_trigger_queue(sqs, redrive.RULE_DLQ, RULE_DLQ_URL, TRIGGER_URL, wait_s=0)
 
-    # THEN both are deleted, and the table says why
-    assert [o.action for o in report.outcomes] == ["deleted", "deleted"]
-    assert _bodies(sqs, rule_dlq) == []
-    assert _bodies(sqs, failed_start) == []
-    results = [outcome.result for outcome in report.outcomes]
-    assert results == [
-        "ignored (superseded)",
-        "started (deploy already started e-0; archive e-9; site superseded)",
-    ]
+        stub.assert_no_pending_responses()
+    assert report.letters[0].action == "sent, but kept: delete failed: DeleteMessage: AccessDenied: no"
+    assert report.letters[0].moved is False
 
 
-def test_a_message_is_looked_at_once_per_run_even_when_it_reappears(sqs: Any, queues: list[QueueSource]) -> None:
-    # GIVEN a queue whose only message keeps failing, and a receive that hands it back at once
-    rule_dlq = queues[0]
-    _send_rule_dlq(sqs, rule_dlq, _event("fails-1"))
-    invoker = RecordingInvoker({"fails-1": FAILED})
-    original = redrive._HIDE_S
-    redrive._HIDE_S = 0  # visible again immediately, as after a long run
-    try:
-        report = _run(sqs, [rule_dlq], invoker, apply=True)
-    finally:
-        redrive._HIDE_S = original
-
-    assert len(invoker.calls) == 1
-    assert [o.action for o in report.outcomes] == ["kept"]
-
-
-def test_the_table_shows_one_line_per_message(sqs: Any, queues: list[QueueSource]) -> None:
-    _send_rule_dlq(sqs, queues[0], _event("started-1"))
-    _send_failed_start(sqs, queues[1], _event("fails-1", version="v2"))
-    report = _run(sqs, queues, RecordingInvoker({"started-1": STARTED, "fails-1": FAILED}), apply=True)
-
-    lines = redrive.format_table(report).splitlines()
-
-    assert lines[0].split() == ["queue", "message", "shape", "event", "previous", "error", "action", "result"]
-    assert "my-website.zip@Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG" in lines[1]
-    assert "deleted" in lines[1]
-    assert "started" in lines[1]
-    assert "kept" in lines[2]
-    assert "function error (Unhandled) StartFailed: ThrottlingException" in lines[2]
-
-
-@pytest.mark.parametrize(
-    ("result", "handled"),
-    [
-        (STARTED, True),
-        (IGNORED, True),
-        (SUPERSEDED, True),
-        (ALREADY_STARTED, True),
-        (FAILED, False),
-        (DRY_RUN, False),
-        (InvokeResult(None, {"status": "something-new"}), False),
-        (InvokeResult(None, None), False),
-        (InvokeResult(None, "a string"), False),
-        # A function error wins even if the payload looks like success.
-        (InvokeResult("Unhandled", {"status": "started"}), False),
-    ],
-    ids=[
-        "started",
-        "ignored",
-        "superseded",
-        "already-started",
-        "function-error",
-        "dry-run",
-        "unknown-status",
-        "no-payload",
-        "text-payload",
-        "error-wins",
-    ],
-)
-def test_only_started_and_ignored_count_as_handled(result: InvokeResult, handled: bool) -> None:
-    assert redrive.judge(result)[0] is handled
-
-
-def _streaming(payload: bytes) -> StreamingBody:
-    return StreamingBody(io.BytesIO(payload), len(payload))
-
-
-def test_the_real_invoker_waits_for_the_answer_and_reads_function_errors() -> None:
-    client = boto3.client("lambda", region_name=REGION)
-    event = _event("e-1")
-    error = {"errorType": "StartFailed", "errorMessage": "boom"}
-    with Stubber(client) as stub:
-        stub.add_response(
-            "invoke",
-            {"StatusCode": 200, "Payload": _streaming(b'{"status": "started"}')},
-            {"FunctionName": FUNCTION, "InvocationType": "RequestResponse", "Payload": json.dumps(event).encode()},
-        )
-        stub.add_response(
-            "invoke",
-            {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": _streaming(json.dumps(error).encode())},
-        )
-        invoke = redrive.lambda_invoker(client)
-
-        assert invoke(FUNCTION, event) == InvokeResult(None, {"status": "started"})
-        assert invoke(FUNCTION, event) == InvokeResult("Unhandled", error)
-
-
-_STACK_TEMPLATE = {
-    "Resources": {
-        "RuleDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
-        "FailedStartQueue": {"Type": "AWS::SQS::Queue"},
-    },
-    "Outputs": {
-        "RuleDeadLetterQueueUrl": {"Value": {"Ref": "RuleDeadLetterQueue"}},
-        "FailedStartQueueUrl": {"Value": {"Ref": "FailedStartQueue"}},
-        "TriggerFunctionName": {"Value": FUNCTION},
-    },
-}
-
-
-def test_main_finds_both_queues_through_the_stack_outputs(sqs: Any) -> None:
-    # GIVEN a stack with the project's outputs, one event in each queue
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
-    cloudformation.create_stack(StackName="trigger", TemplateBody=json.dumps(_STACK_TEMPLATE))
-    outputs = deployed_stack.stack_outputs(cloudformation, "trigger")
-    sqs.send_message(QueueUrl=outputs["RuleDeadLetterQueueUrl"], MessageBody=json.dumps(_event("e-1")))
-    sqs.send_message(
-        QueueUrl=outputs["FailedStartQueueUrl"], MessageBody=json.dumps(_invocation_record(_event("e-2", "v2")))
+def test_the_move_task_request_is_the_failed_start_queues_arn_and_no_destination() -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    report = redrive.QueueReport(redrive.FAILED_START)
+    report.letters.append(
+        redrive.Letter(redrive.FAILED_START, "m-1", redrive.read_dead_letter(json.dumps(event("e-1"))), None)
     )
-    out = io.StringIO()
+    report.letters[0].action = "left for the move task"
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": FAILED_ARN}},
+            {"QueueUrl": FAILED_URL, "AttributeNames": ["QueueArn"]},
+        )
+        stub.add_response("start_message_move_task", {"TaskHandle": HANDLE}, {"SourceArn": FAILED_ARN})
 
-    # WHEN the operator runs the dry run, then --apply against a function that cannot be invoked (moto has none)
-    dry = redrive.main(["--stack-name", "trigger", "--wait", "0"], session_factory=_session, out=out)
-    applied = redrive.main(["--stack-name", "trigger", "--wait", "0", "--apply"], session_factory=_session, out=out)
+        redrive.start_move_task(sqs, report, FAILED_URL, None)
 
-    # THEN the dry run lists both, and the failed invokes keep both messages and fail the command
-    text = out.getvalue()
-    assert dry == 0
-    assert applied == 1
-    assert f"Redrive of rule-dlq, failed-start to {FUNCTION}: dry run" in text
-    assert text.count("would redrive") == 2
-    assert text.count("invoke failed") == 2
-    assert "2 message(s): 0 deleted, 2 left in the queue." in text
-    assert len(_bodies(sqs, QueueSource("rule", outputs["RuleDeadLetterQueueUrl"]))) == 1
-    assert len(_bodies(sqs, QueueSource("failed", outputs["FailedStartQueueUrl"]))) == 1
+        stub.assert_no_pending_responses()
+    assert report.move_task == HANDLE
+    assert report.letters[0].moved
 
 
-def test_main_refuses_a_stack_that_is_not_this_project(sqs: Any) -> None:
-    cloudformation = boto3.client("cloudformation", region_name=REGION)
+def test_a_move_task_sqs_refuses_fails_the_command(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.failed_every_receive(event("e-2", stack.versions[1]))
+    MoveTasks(session, refusal="There is already a task running.")
+
+    run = _main(session, "--apply")
+
+    assert run.code == 1
+    assert (
+        "failed-start: no move task started: StartMessageMoveTask: AWS.SimpleQueueService.UnsupportedOperation: "
+        "There is already a task running."
+    ) in run.out
+    assert len(stack.bodies(stack.failed_start)) == 1
+
+
+def test_status_lists_the_failed_start_queues_move_tasks(session: boto3.Session, stack: DeadLetterStack) -> None:
+    tasks = [
+        {
+            "TaskHandle": HANDLE,
+            "Status": "RUNNING",
+            "SourceArn": stack.arn(stack.failed_start),
+            "ApproximateNumberOfMessagesMoved": 3,
+            "ApproximateNumberOfMessagesToMove": 10,
+            "StartedTimestamp": 1796580000000,
+        },
+        {
+            "Status": "FAILED",
+            "SourceArn": stack.arn(stack.failed_start),
+            "ApproximateNumberOfMessagesMoved": 0,
+            "ApproximateNumberOfMessagesToMove": 2,
+            "FailureReason": "AWS.SimpleQueueService.NonExistentQueue",
+            "StartedTimestamp": 1796570000000,
+        },
+    ]
+    moves = MoveTasks(session, tasks)
+
+    run = _main(session, "--status")
+
+    assert run.code == 0, run.err
+    assert moves.listed == [{"SourceArn": stack.arn(stack.failed_start), "MaxResults": 10}]
+    assert run.out.splitlines() == [
+        "failed-start: move tasks, newest first",
+        f"RUNNING  started 2026-12-06 18:00:00 UTC  moved 3 of 10  handle {HANDLE}",
+        "FAILED  started 2026-12-06 15:13:20 UTC  moved 0 of 2  failure: AWS.SimpleQueueService.NonExistentQueue",
+    ]
+
+
+def test_status_without_tasks_says_so(session: boto3.Session, stack: DeadLetterStack) -> None:
+    MoveTasks(session, [])
+
+    assert _main(session, "--status") == Run(0, "failed-start: no move task yet.\n", "")
+
+
+@pytest.mark.parametrize("mode", [[], ["--apply"]], ids=["dry-run", "apply"])
+def test_a_queue_that_cannot_be_read_is_never_nothing_to_do(
+    session: boto3.Session, stack: DeadLetterStack, mode: list[str]
+) -> None:
+    run = _main(session, *mode, "--rule-dlq-url", URL + "gone")
+
+    assert run.code == 2
+    assert "Nothing to redrive" not in run.out
+    assert "rule-dlq: not read" in run.out
+    assert "rule-dlq: could not be read: ReceiveMessage: AWS.SimpleQueueService.NonExistentQueue" in run.err
+
+
+def test_empty_queues_are_nothing_to_redrive(session: boto3.Session, stack: DeadLetterStack) -> None:
+    for mode in ([], ["--apply"]):
+        run = _main(session, *mode)
+
+        assert run.code == 0
+        assert run.out.splitlines()[1:] == [
+            "rule-dlq: empty",
+            "failed-start: empty",
+            "Nothing to redrive: both queues are empty.",
+        ]
+
+
+def test_apply_needs_the_trigger_queue_the_dry_run_does_not(session: boto3.Session) -> None:
+    stack = DeadLetterStack(session, trigger_queue=False)
+    stack.undeliverable(event("e-1", stack.versions[1]))
+
+    dry = _main(session)
+    applied = _main(session, "--apply")
+
+    assert dry.code == 0
+    assert "would start my-website-pipeline" in dry.out
+    assert applied == Run(
+        2,
+        "",
+        f"Cannot redrive: stack '{STACK}' has no output TriggerQueueUrl: it was deployed before the trigger queue; "
+        "run `make deploy`, then redrive\n",
+    )
+    assert len(stack.bodies(stack.rule_dlq)) == 1
+
+
+def test_without_the_functions_settings_the_listing_still_comes(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.undeliverable(event("e-1", stack.versions[1]))
+
+    run = _main(session, "--function-name", "not-there")
+
+    assert run.code == 0
+    assert "? (the function's settings could not be read)" in run.out
+    assert run.err.startswith("No preview: GetFunctionConfiguration: ResourceNotFoundException")
+
+
+def test_main_refuses_a_stack_that_is_not_this_project(session: boto3.Session) -> None:
     other = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}
-    cloudformation.create_stack(StackName="other", TemplateBody=json.dumps(other))
+    session.client("cloudformation").create_stack(StackName="other", TemplateBody=json.dumps(other))
 
-    err = io.StringIO()
+    run = _main(session, "--stack-name", "other")
 
-    code = redrive.main(["--stack-name", "other"], session_factory=_session, out=io.StringIO(), err=err)
-
-    assert code == 2
-    assert err.getvalue() == (
+    assert run == Run(
+        2,
+        "",
         "Cannot redrive: stack 'other' has no output(s) RuleDeadLetterQueueUrl, FailedStartQueueUrl, "
-        "TriggerFunctionName: it is not this project's stack; pass STACK=name of the trigger stack\n"
+        "TriggerFunctionName: it is not this project's stack; pass STACK=name of the trigger stack\n",
     )
 
 
-def test_the_default_stack_name_comes_from_samconfig() -> None:
-    assert deployed_stack.default_stack_name() == "s3-pipeline-trigger"
+def test_a_message_is_looked_at_once_per_run_even_when_it_reappears(
+    session: boto3.Session, stack: DeadLetterStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a message visible again at once, as after a long run
+    stack.sqs.send_message(QueueUrl=stack.rule_dlq, MessageBody="garbage")
+    monkeypatch.setattr(redrive, "_HIDE_S", 0)
+
+    report = redrive.survey(stack.sqs, redrive.RULE_DLQ, stack.rule_dlq, wait_s=0)
+
+    assert len(report.letters) == 1
 
 
-def _session() -> Any:
-    return boto3.session.Session(region_name=REGION)
+def test_the_function_is_the_stacks(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.undeliverable(event("e-1", stack.versions[1]))
+
+    assert f'"now" is what {FUNCTION} would do' in _main(session).out
+
+
+def test_no_move_task_starts_on_a_queue_it_did_not_look_through(session: boto3.Session, stack: DeadLetterStack) -> None:
+    stack.failed_every_receive(event("e-1", stack.versions[1]))
+    stack.failed_every_receive(event("e-2", stack.versions[1]))
+    moves = MoveTasks(session)
+
+    run = _main(session, "--apply", "--max-messages", "1")
+
+    assert run.code == 1
+    assert moves.started == []
+    assert "failed-start: at least 1 message(s)" in run.out
+    assert "no move task started: it stopped looking at 1 message(s) (--max-messages)" in run.out
