@@ -1,4 +1,8 @@
-"""Lambda entry point: one S3 `Object Created` event in, pipelines started on that exact version out."""
+"""Lambda entry point: S3 `Object Created` events in, pipelines started on those exact versions out.
+
+The queue's batches (TriggerQueue) go to trigger_fn.batch; one plain EventBridge event (sam local invoke, make
+invoke) to trigger_fn.trigger.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from trigger_fn.batch import handle_batch, is_queue_batch
 from trigger_fn.clients import AwsClients
 from trigger_fn.observability import logger, metrics, tracer
 from trigger_fn.settings import load_settings
@@ -25,6 +30,10 @@ CLIENTS = AwsClients()
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: LambdaContext, clients: AwsClients | None = None) -> dict[str, Any]:
-    return handle_event(
-        event, SETTINGS, clients or CLIENTS, remaining_s=lambda: context.get_remaining_time_in_millis() / 1000
-    )
+    def remaining_s() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    if is_queue_batch(event):
+        # A batch has no one correlation id (the EventBridge path finds none): each record sets its event's id.
+        return handle_batch(event, SETTINGS, clients or CLIENTS, remaining_s=remaining_s)
+    return handle_event(event, SETTINGS, clients or CLIENTS, remaining_s=remaining_s)

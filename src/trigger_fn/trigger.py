@@ -31,17 +31,38 @@ def handle_event(
     remaining_s: Callable[[], float] | None = None,
     now: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """Decide, act and report for one event; raises when the event must be kept for a retry or the DLQ."""
+    """Decide, act and report for one event; raises when the event must be kept for another try."""
+    return act(read_decision(event, settings), settings, clients, remaining_s, now)
+
+
+def read_decision(event: Any, settings: Settings) -> Ignore | Start:
+    """`decide`, with the log line and metric of a malformed event before MalformedEventError is raised on."""
     try:
-        decision = decide(event, settings)
+        return decide(event, settings)
     except MalformedEventError as error:
-        # Raised, not swallowed: Lambda's retries end in the on-failure queue, which keeps the event.
+        # Raised, not swallowed: the caller keeps the event (a batch returns its record to the queue).
         logger.error("Rejected malformed event", extra={"field": error.field, "problem": error.problem})
         metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=1)
         raise
+
+
+def act(
+    decision: Ignore | Start,
+    settings: Settings,
+    clients: AwsClients,
+    remaining_s: Callable[[], float] | None = None,
+    now: Callable[[], float] = time.time,
+    *,
+    own_metric_record: bool = True,
+) -> dict[str, Any]:
+    """Report an Ignore, or start a Start's requests; raises StartFailed, LookupFailed or VersionCheckFailed.
+
+    `own_metric_record` is False when several events share the invocation's metric record (a queue batch):
+    a per-pipeline dimension set added to it would then count every other event's metrics for that pipeline.
+    """
     if isinstance(decision, Ignore):
         return _ignored(decision)
-    return _start(decision, settings, clients, remaining_s, now)
+    return _start(decision, settings, clients, remaining_s, now, own_metric_record=own_metric_record)
 
 
 def _ignored(decision: Ignore, **facts: str | None) -> dict[str, Any]:
@@ -56,6 +77,8 @@ def _start(
     clients: AwsClients,
     remaining_s: Callable[[], float] | None,
     now: Callable[[], float],
+    *,
+    own_metric_record: bool,
 ) -> dict[str, Any]:
     upload = decision.upload
     logger.append_keys(bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
@@ -84,10 +107,10 @@ def _start(
     moment = now()
     look_first = needs_history_check(decision.upload, settings.token_window_s, moment)
     executions, withheld, failures = _start_each(
-        decision, clients, guard, remaining_s, look_first=look_first, now=moment
+        decision, clients, guard, remaining_s, look_first=look_first, now=moment, own_metric_record=own_metric_record
     )
     if failures:
-        # The whole event is retried; pipelines already started repeat their token and start nothing new.
+        # The whole event is tried again; pipelines already started repeat their token and start nothing new.
         # A permanent failure is named first: it is the one a person must fix before a redrive.
         raise next((failure for failure in failures if not failure.transient), failures[0])
     if guard.stale is not None and not executions:
@@ -133,7 +156,7 @@ class CurrentVersionGuard:
                 self.clients.s3, self.upload.bucket, self.upload.key, self.clients.retry, self.remaining_s
             )
         except VersionCheckFailed as failure:
-            # Never start without a successful check: raising keeps the event for Lambda's retries and the DLQ.
+            # Never start without a successful check: raising keeps the event (its record returns to the queue).
             logger.error("Current-version check failed", extra={"error_code": failure.code, "error": str(failure)})
             metrics.add_metric(name="VersionCheckFailures", unit=MetricUnit.Count, value=1)
             raise
@@ -157,12 +180,13 @@ def _start_each(
     *,
     look_first: bool,
     now: float,
+    own_metric_record: bool = True,
 ) -> tuple[list[dict[str, Any]], list[StartRequest], list[StartFailed | LookupFailed]]:
     """Start every request (or find the version's earlier execution): the executions, the latestOnly requests
     withheld because the version stopped being current, and the failures."""
     upload = decision.upload
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
-    shared_record = len(decision.requests) == 1 and decision.pinned
+    shared_record = own_metric_record and len(decision.requests) == 1 and decision.pinned
     executions: list[dict[str, Any]] = []
     withheld: list[StartRequest] = []
     failures: list[StartFailed | LookupFailed] = []
