@@ -43,6 +43,7 @@ class PathResult:
     start_calls: int = 0
     starts_throttled: int = 0
     starts_conflict: int = 0
+    starts_replayed: int = 0
     executions: int = 0
     head_calls: int = 0
     list_calls: int = 0
@@ -111,6 +112,7 @@ def judge(
     result.start_calls = len(starts)
     result.starts_throttled = sum(1 for call in starts if call.outcome == "ThrottlingException")
     result.starts_conflict = sum(1 for call in starts if call.outcome == "ConflictException")
+    result.starts_replayed = sum(1 for call in starts if call.outcome == "replayed")
     result.executions = len(world.codepipeline.executions)
     result.head_calls = sum(1 for call in world.journal.calls if call.operation == "HeadObject")
     result.list_calls = sum(1 for call in world.journal.calls if call.operation == "ListPipelineExecutions")

@@ -49,6 +49,8 @@ class Requests:
     receive: int = 0
     empty_receive: int = 0
     delete_batch: int = 0
+    # Messages handed over again after a failure or a timeout (not billed: counted to show retries happened).
+    redelivered: int = 0
 
     @property
     def total(self) -> int:
@@ -90,6 +92,7 @@ class TriggerQueue:
                 self.dead_letters.append(message)
                 continue
             message.receives += 1
+            self.requests.redelivered += message.receives > 1
             message.first_received_at = message.first_received_at or now
             message.visible_at = now + self.config.visibility_timeout_s
             batch.append(message)
