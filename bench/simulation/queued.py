@@ -51,6 +51,7 @@ class Requests:
     delete_batch: int = 0
     # Messages handed over again after a failure or a timeout (not billed: counted to show retries happened).
     redelivered: int = 0
+    most_receives: int = 0
 
     @property
     def total(self) -> int:
@@ -93,6 +94,7 @@ class TriggerQueue:
                 continue
             message.receives += 1
             self.requests.redelivered += message.receives > 1
+            self.requests.most_receives = max(self.requests.most_receives, message.receives)
             message.first_received_at = message.first_received_at or now
             message.visible_at = now + self.config.visibility_timeout_s
             batch.append(message)
