@@ -56,10 +56,14 @@ deploy: build ## Deploy to AWS with the pinned SAM CLI: make deploy [GUIDED=1] [
 deployer-policy: venv ## The least-privilege IAM policy for make deploy and sam delete: [STACK=] [BUCKET=] [PIPELINE=]
 	@PYTHONPATH=src $(BIN)/python -m ops.deployer_policy $(if $(STACK),--stack-name "$(STACK)") $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(PIPELINE),--pipeline "$(PIPELINE)")
 
-.PHONY: bench build-TriggerFunction build-BucketAdopterFunction
+.PHONY: bench bench-scale build-TriggerFunction build-BucketAdopterFunction
 
 bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->start of the built function vs bare boto3
 	$(BIN)/python bench/run.py
+
+# A simulation in virtual time (about a minute): the real handler on the shared AWS models, both delivery paths.
+bench-scale: venv ## 10,000 uploads, direct (Lambda async) vs queued (SQS): lost, doubled, stale, TPS, cost [ARGS=--help]
+	PYTHONPATH=src:. $(BIN)/python -m bench.scale $(ARGS)
 
 # `sam build` runs this in a copy of src/ with ARTIFACTS_DIR set (TriggerFunction's Metadata: BuildMethod makefile).
 # Lambda's python3.13 runtime provides boto3 and botocore (+ jmespath, urllib3, dateutil): ship only what it lacks,
