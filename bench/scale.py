@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--conflict-bursts", type=int, default=service.conflict_bursts)
     parser.add_argument("--account-concurrency", type=int, default=direct.account_concurrency)
     parser.add_argument("--max-concurrency", type=int, default=queued.maximum_concurrency)
+    parser.add_argument(
+        "--max-starts-per-second", type=float, default=queued.max_starts_per_s, help="the template's MaxStartsPerSecond"
+    )
     parser.add_argument("--max-receive-count", type=int, default=queued.max_receive_count)
     parser.add_argument("--visibility-timeout", type=float, default=queued.visibility_timeout_s)
     parser.add_argument("--paths", nargs="+", choices=("direct", "queued"), default=["direct", "queued"])
@@ -50,6 +53,7 @@ def scenario(args: argparse.Namespace) -> Scenario:
         queued=QueuedConfig(
             maximum_concurrency=args.max_concurrency,
             max_receive_count=args.max_receive_count,
+            max_starts_per_s=args.max_starts_per_second,
             visibility_timeout_s=args.visibility_timeout,
         ),
     )

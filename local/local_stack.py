@@ -364,6 +364,7 @@ class LocalStack:
         self.outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
         self.outputs["StackStatus"] = stack["StackStatus"]
         self.point_function_at_moto()
+        self.number_the_queue_concurrency()
 
     def point_function_at_moto(self) -> None:
         """ministack has no CodePipeline: the function's CodePipeline calls go to moto's server instead."""
@@ -379,6 +380,18 @@ class LocalStack:
             if time.monotonic() > deadline:
                 raise LocalStackError(f"{name}: UpdateFunctionConfiguration still in progress after 30 s")
             time.sleep(0.1)
+
+    def number_the_queue_concurrency(self) -> None:
+        """ministack 1.5.33 keeps the template's MaximumConcurrency as the string a parameter gives (CloudFormation
+        makes it a number), and its queue poller then fails at every poll: set again as a number, as AWS holds it."""
+        lambda_client = self.client("lambda")
+        mappings = lambda_client.list_event_source_mappings(FunctionName=self.outputs["TriggerFunctionName"])
+        for mapping in mappings["EventSourceMappings"]:
+            concurrency = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+            if concurrency is not None:
+                lambda_client.update_event_source_mapping(
+                    UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": int(concurrency)}
+                )
 
     def failed_resources(self) -> list[str]:
         """One line per resource the emulator's CloudFormation failed, with its reason."""

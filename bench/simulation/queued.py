@@ -18,6 +18,9 @@ from typing import Any
 from bench.simulation.services import Invocations, World, invoke
 from bench.simulation.workload import Delivery
 
+from trigger_fn.clients import AwsClients
+from trigger_fn.settings import start_interval
+
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:s3-pipeline-trigger-TriggerQueue-SIMULATED"
 LONG_POLL_S = 20.0
 SQS_LATENCY_S = 0.01
@@ -29,6 +32,8 @@ class QueuedConfig:
     maximum_concurrency: int = 2
     visibility_timeout_s: float = 180.0
     max_receive_count: int = 10
+    # The template's MaxStartsPerSecond: each poller's environment paces its starts at MaxConcurrency / this.
+    max_starts_per_s: float = 10.0
 
 
 @dataclass
@@ -136,6 +141,10 @@ class QueuedPath:
     def _poll(self) -> None:
         kernel = self.world.kernel
         self.queue.wakers.append(kernel.waker())
+        # One execution environment per poller: its clients, and so its start pacer, last across its batches.
+        clients = self.world.environment_clients(
+            start_interval(self.config.max_starts_per_s, self.config.maximum_concurrency)
+        )
         while self.unsent > 0 or self.queue.messages:
             kernel.wait(SQS_LATENCY_S)
             batch = self.queue.receive()
@@ -144,15 +153,15 @@ class QueuedPath:
                 wait = LONG_POLL_S if upcoming is None else min(LONG_POLL_S, max(upcoming - kernel.now(), 0.0))
                 kernel.park(wait)
                 continue
-            self._invoke(batch)
+            self._invoke(batch, clients)
         for message in self.queue.dead_letters:
             self.settled_at.setdefault(id(message.delivery), message.dead_at or kernel.now())
 
-    def _invoke(self, batch: list[Message]) -> None:
+    def _invoke(self, batch: list[Message], clients: AwsClients) -> None:
         kernel = self.world.kernel
         event = {"Records": [_record(message) for message in batch]}
         try:
-            result: Any = invoke(self.world, event, self.invocations, records=len(batch))
+            result: Any = invoke(self.world, event, self.invocations, records=len(batch), clients=clients)
         except Exception:  # noqa: BLE001 - the whole batch stays in the queue, as with any invocation error
             return
         failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}

@@ -201,9 +201,15 @@ class World:
         bursts = ConflictBursts(rng, pipelines, service, *burst_span)
         timed_codepipeline = TimedCodePipeline(codepipeline, kernel, service, journal, bursts)
         timed_s3 = TimedS3(s3, kernel, service, journal)
-        retry = RetryPolicy(sleep=kernel.wait, jitter=rng.uniform)
+        retry = RetryPolicy(sleep=kernel.wait, jitter=rng.uniform, clock=kernel.now)
         clients = AwsClients(timed_codepipeline, s3=timed_s3, retry=retry)  # type: ignore[arg-type]
         return cls(kernel, service, settings, rng, codepipeline, s3, journal, bursts, clients)
+
+    def environment_clients(self, start_interval_s: float) -> AwsClients:
+        """The clients of one execution environment: the same services, a start pacer of its own."""
+        return AwsClients(
+            self.clients.codepipeline, s3=self.clients.s3, retry=self.clients.retry, start_interval_s=start_interval_s
+        )
 
 
 @dataclass
@@ -236,7 +242,9 @@ class Invocations:
         self.billed_ms += int(-(-seconds * 1000 // 1))
 
 
-def invoke(world: World, event: dict[str, Any], invocations: Invocations, records: int = 1) -> Any:
+def invoke(
+    world: World, event: dict[str, Any], invocations: Invocations, records: int = 1, clients: AwsClients | None = None
+) -> Any:
     """Run the handler once, from inside an actor, as Lambda would; raises what the function raised (or a timeout)."""
     # Imported on first use: the handler (and Powertools behind it) read the environment at import.
     from trigger_fn import handler  # noqa: PLC0415
@@ -251,7 +259,7 @@ def invoke(world: World, event: dict[str, Any], invocations: Invocations, record
     context = VirtualContext(kernel, f"request-{invocations.count}", world.service.timeout_s, world.service.memory_mb)
     try:
         kernel.wait(world.service.invoke_overhead_s + world.service.record_overhead_s * records)
-        result = handler.lambda_handler(event, context, clients=world.clients)
+        result = handler.lambda_handler(event, context, clients=clients or world.clients)
         if kernel.now() > context.deadline:
             raise TimeoutError("Task timed out")
         return result

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.retries import RetryPolicy, StartPacer
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -27,10 +27,13 @@ class AwsClients:
         *,
         s3: S3Client | None = None,
         retry: RetryPolicy | None = None,
+        start_interval_s: float = 0.0,
     ) -> None:
         self._codepipeline = codepipeline
         self._s3 = s3
         self.retry = retry or RetryPolicy()
+        # One per execution environment, like the clients: the spacing holds across warm invocations.
+        self.start_pacer = StartPacer(start_interval_s, self.retry)
 
     @property
     def codepipeline(self) -> CodePipelineClient:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Read at init so a bad setting fails the cold start, naming the variable, before any event is taken.
 SETTINGS = load_settings(os.environ)
 # No client is made here: each is made on the first event that needs it.
-CLIENTS = AwsClients()
+CLIENTS = AwsClients(start_interval_s=SETTINGS.start_interval_s)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from trigger_fn.decisions import execution_of_version
-from trigger_fn.retries import TRANSIENT_ERROR_CODES, CallFailed, RetryPolicy, call_with_retries
+from trigger_fn.retries import TRANSIENT_ERROR_CODES, CallFailed, RetryPolicy, StartPacer, call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_codepipeline.type_defs import StartPipelineExecutionOutputTypeDef
 
     from trigger_fn.decisions import StartRequest
 
@@ -139,11 +140,19 @@ def start_execution(
     retry: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
     before_retry: Callable[[], None] | None = None,
+    *,
+    pacer: StartPacer | None = None,
 ) -> str:
     """The new (or, for a repeated token, the earlier) execution id; StartFailed when none was started."""
+
+    def attempt() -> StartPipelineExecutionOutputTypeDef:
+        if pacer is not None:
+            pacer.wait()
+        return client.start_pipeline_execution(**request.as_api_params())
+
     try:
         response = call_with_retries(
-            lambda: client.start_pipeline_execution(**request.as_api_params()),
+            attempt,
             retry,
             remaining_s,
             START_TRANSIENT_CODES,

@@ -53,6 +53,30 @@ class RetryPolicy(NamedTuple):
     # Injectable so tests run retries without waiting.
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[float, float], float] = random.uniform
+    clock: Callable[[], float] = time.monotonic
+
+
+class StartPacer:
+    """Spaces this execution environment's StartPipelineExecution attempts, retries included.
+
+    `interval_s` is MaxConcurrency / MaxStartsPerSecond: with at most MaxConcurrency environments taking
+    batches at once, the stack never sends more than MaxStartsPerSecond attempts a second, whatever CodePipeline
+    answers. 0 leaves the calls unpaced.
+    """
+
+    def __init__(self, interval_s: float, policy: RetryPolicy) -> None:
+        self.interval_s = interval_s
+        self.policy = policy
+        self._next_at: float | None = None
+
+    def wait(self) -> None:
+        if self.interval_s <= 0:
+            return
+        now = self.policy.clock()
+        if self._next_at is not None and self._next_at > now:
+            self.policy.sleep(self._next_at - now)
+            now = self._next_at
+        self._next_at = now + self.interval_s
 
 
 def call_with_retries[T](

@@ -24,6 +24,8 @@ _MAX_VARIABLES = 50
 MAX_ROUTED_PIPELINES = 10
 # How long CodePipeline is trusted to remember a clientRequestToken (AWS does not document it).
 DEFAULT_TOKEN_WINDOW_S = 3600
+# Far above any CodePipeline account's start rate; a larger value is a typo.
+_MAX_STARTS_PER_SECOND = 1000
 # Dead-letter queues keep events 14 days: a longer window would never look at the execution history.
 _MAX_TOKEN_WINDOW_S = 14 * 24 * 3600
 
@@ -38,6 +40,8 @@ class Settings(NamedTuple):
     dry_run: bool
     # Events older than this look for an execution of their version before starting.
     token_window_s: int = DEFAULT_TOKEN_WINDOW_S
+    # Seconds between this environment's StartPipelineExecution attempts (0: unpaced).
+    start_interval_s: float = 0.0
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -53,7 +57,38 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         routes=routes,
         dry_run=_flag(environ, "DRY_RUN"),
         token_window_s=_seconds(environ, "TOKEN_WINDOW_SECONDS", DEFAULT_TOKEN_WINDOW_S, _MAX_TOKEN_WINDOW_S),
+        start_interval_s=_start_interval(environ),
     )
+
+
+def _start_interval(environ: Mapping[str, str]) -> float:
+    rate_text = environ.get("MAX_STARTS_PER_SECOND", "").strip()
+    if not rate_text:
+        return 0.0
+    concurrency_text = environ.get("MAX_CONCURRENCY", "").strip() or "1"
+    if not concurrency_text.isdigit() or int(concurrency_text) < 1:
+        raise SettingsError(f"MAX_CONCURRENCY={concurrency_text!r} must be a whole number from 1")
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= _MAX_STARTS_PER_SECOND:
+        raise SettingsError(
+            f"MAX_STARTS_PER_SECOND={rate_text!r} must be a number above 0, at most {_MAX_STARTS_PER_SECOND}"
+        )
+    return start_interval(rate, int(concurrency_text))
+
+
+def start_interval(max_starts_per_s: float, max_concurrency: int) -> float:
+    """Seconds between one environment's starts, so `max_concurrency` of them stay within `max_starts_per_s`.
+
+    Each takes a whole number of starts a second (the rate divided by the concurrency, rounded down), so no
+    second holds more than the rate; below one start a second each, they share the rate on average only.
+    """
+    per_environment = max_starts_per_s // max_concurrency
+    interval = 1 / per_environment if per_environment >= 1 else max_concurrency / max_starts_per_s
+    # A millisecond more, so that float sums of intervals never fit one more start into a second.
+    return interval + 0.001
 
 
 def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:

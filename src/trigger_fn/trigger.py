@@ -219,7 +219,9 @@ def _start_each(
                 logger.info("Version already has an execution: not starting it again", extra=executions[-1])
                 _count("ExecutionsAlreadyStarted", request.pipeline, shared_record=shared_record)
                 continue
-            execution_id = start_execution(clients.codepipeline, request, clients.retry, remaining_s, recheck)
+            execution_id = start_execution(
+                clients.codepipeline, request, clients.retry, remaining_s, recheck, pacer=clients.start_pacer
+            )
         except NoLongerCurrent:
             withheld.append(request)
             continue

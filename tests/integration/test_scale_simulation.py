@@ -8,8 +8,11 @@ person. Each run is the same run (one seed), so these are outcomes, not timings.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from bench.simulation import PathResult, Scenario, ServiceModel, Workload, simulate
+from bench.simulation.queued import QueuedConfig
 
 UPLOADS = 200
 SCENARIO = Scenario(
@@ -78,3 +81,15 @@ def test_the_direct_path_pays_in_invocations_and_attempts(results: dict[str, Pat
 
     assert direct.lambda_invocations > queued.lambda_invocations
     assert direct.peak_start_tps_attempted > queued.peak_start_tps_attempted
+
+
+def test_paced_to_the_cap_the_queued_path_never_sends_more_than_it() -> None:
+    # GIVEN MaxStartsPerSecond set to what CodePipeline takes (3/s), shared by MaxConcurrency 2 environments
+    paced = dataclasses.replace(SCENARIO, queued=QueuedConfig(max_starts_per_s=SCENARIO.service.start_tps))
+
+    queued = simulate(paced, paths=("queued",))["queued"]
+
+    # THEN no second sees more attempts than the cap, so none is throttled, and still nothing is lost or stale
+    assert queued.peak_start_tps_attempted <= SCENARIO.service.start_tps
+    assert queued.starts_throttled == 0
+    assert (queued.lost, queued.doubled, queued.stale, queued.dead_letters) == (0, 0, 0, 0)

@@ -185,3 +185,49 @@ def test_the_real_client_leaves_retries_to_the_adapter_and_honours_the_endpoint_
 
     assert client.meta.endpoint_url == "http://127.0.0.1:5999"
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+class VirtualClock:
+    """A clock that moves only when the code under test sleeps: the attempts' times are exact."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_paced_attempts_retries_included_are_spaced_by_the_interval(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    clock = VirtualClock()
+    attempts: list[float] = []
+    client.meta.events.register(  # type: ignore[attr-defined]
+        "before-parameter-build.codepipeline.StartPipelineExecution", lambda **_: attempts.append(clock.now)
+    )
+    stub.add_client_error("start_pipeline_execution", "ThrottlingException", http_status_code=400)
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+    # A backoff far shorter than the interval: the pacer, not the retry, decides when the next attempt goes.
+    retry = RetryPolicy(sleep=clock.sleep, jitter=lambda low, high: 0.01, clock=lambda: clock.now)
+    pacer = AwsClients(retry=retry, start_interval_s=0.5).start_pacer
+
+    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+
+    assert [round(at - attempts[0], 6) for at in attempts] == [0.0, 0.5, 1.0]
+
+
+def test_attempts_already_far_apart_are_not_delayed(client_and_stub: tuple[object, Stubber]) -> None:
+    client, stub = client_and_stub
+    clock = VirtualClock()
+    sleeps: list[float] = []
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+    stub.add_response("start_pipeline_execution", {"pipelineExecutionId": EXECUTION_ID}, EXPECTED_PARAMS)
+    retry = RetryPolicy(sleep=sleeps.append, clock=lambda: clock.now)
+    pacer = AwsClients(retry=retry, start_interval_s=0.5).start_pacer
+
+    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+    clock.now += 2.0
+    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+
+    assert sleeps == []

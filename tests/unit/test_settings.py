@@ -195,3 +195,35 @@ class TestRoutesKeyFilter:
         )
 
         assert [route.pipeline for route in settings.routes] == ["site", "tarballs"]
+
+
+@pytest.mark.parametrize(
+    ("change", "interval"),
+    [
+        ({}, 0.0),
+        ({"MAX_STARTS_PER_SECOND": "10", "MAX_CONCURRENCY": "2"}, 0.201),
+        # 3/s over 2 copies: one a second each, so no second holds a fourth.
+        ({"MAX_STARTS_PER_SECOND": "3", "MAX_CONCURRENCY": "2"}, 1.001),
+        ({"MAX_STARTS_PER_SECOND": "0.5", "MAX_CONCURRENCY": "2"}, 4.001),
+        ({"MAX_STARTS_PER_SECOND": "10"}, 0.101),
+    ],
+)
+def test_each_copy_takes_its_share_of_the_start_rate(change: dict[str, str], interval: float) -> None:
+    assert load_settings(SINGLE | change).start_interval_s == pytest.approx(interval)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"MAX_STARTS_PER_SECOND": "0"}, "MAX_STARTS_PER_SECOND='0' must be a number above 0, at most 1000"),
+        ({"MAX_STARTS_PER_SECOND": "ten"}, "MAX_STARTS_PER_SECOND='ten' must be a number above 0"),
+        ({"MAX_STARTS_PER_SECOND": "1001"}, "MAX_STARTS_PER_SECOND='1001' must be a number above 0, at most 1000"),
+        ({"MAX_STARTS_PER_SECOND": "10", "MAX_CONCURRENCY": "0"}, "MAX_CONCURRENCY='0' must be a whole number from 1"),
+        ({"MAX_STARTS_PER_SECOND": "10", "MAX_CONCURRENCY": "2.5"}, "MAX_CONCURRENCY='2.5' must be a whole number"),
+    ],
+)
+def test_a_bad_start_rate_names_the_variable(change: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(SINGLE | change)
+
+    assert message in str(raised.value)
