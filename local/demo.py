@@ -1,6 +1,7 @@
 """`make demo`: the real template, deployed by `sam deploy` to local emulators, triggered by a real upload.
 
-Upload -> S3 EventBridge notification -> rule -> the deployed function -> StartPipelineExecution (moto),
+Upload -> S3 EventBridge notification -> rule -> trigger queue (SQS) -> the deployed function, in a batch ->
+StartPipelineExecution (moto),
 then the function's own log line and metrics read back from the emulator's CloudWatch Logs. ministack's S3
 events carry no version-id, so the last step replays the same upload on moto, whose events do: the version pin.
 Nothing is left running: the emulators are stopped on success, failure and Ctrl-C.
@@ -122,6 +123,8 @@ def _deploy(stack: LocalStack, steps: Steps) -> None:
         f"SourceBucket         {stack.outputs['SourceBucket']}",
         f"TriggerFunctionName  {stack.outputs['TriggerFunctionName']}",
         f"TriggerRuleName      {stack.outputs['TriggerRuleName']}",
+        f"TriggerQueueUrl      {stack.outputs['TriggerQueueUrl']}",
+        "the rule sends each event to the trigger queue; the queue hands the function batches (event source mapping)",
         f"the function's CodePipeline calls go to moto: {CODEPIPELINE_ENDPOINT_VARIABLE} set on it after the deploy",
     )
     stack.create_pipeline()
@@ -219,6 +222,9 @@ def _decision_lines(records: list[dict[str, Any]], started: dict[str, Any]) -> l
         "correlation_id",
     )
     lines.extend(f"  {name}: {started[name]}" for name in shown if name in started)
+    settled = [r for r in records if r.get("message") == "Batch record settled" and r.get("outcome") == "started"]
+    if settled:
+        lines.append(f"It came through the trigger queue: SQS message {settled[-1]['message_id']}, settled 'started'.")
     return lines
 
 

@@ -220,6 +220,8 @@ class TestFunction:
             "LATEST_ONLY": "true",
             "TOKEN_WINDOW_SECONDS": "3600",
             "DRY_RUN": "false",
+            "MAX_STARTS_PER_SECOND": "10",
+            "MAX_CONCURRENCY": "2",
         }
 
     def test_routes_are_passed_only_when_set(self) -> None:

@@ -52,6 +52,7 @@ class TestWhatTheUserIsAsked:
             "CreateDashboard",
             "TokenWindowSeconds",
             "MaxConcurrency",
+            "MaxStartsPerSecond",
             "MaxReceiveCount",
             "LogLevel",
             "DryRun",
