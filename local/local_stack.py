@@ -382,16 +382,7 @@ class LocalStack:
             time.sleep(0.1)
 
     def number_the_queue_concurrency(self) -> None:
-        """ministack 1.5.33 keeps the template's MaximumConcurrency as the string a parameter gives (CloudFormation
-        makes it a number), and its queue poller then fails at every poll: set again as a number, as AWS holds it."""
-        lambda_client = self.client("lambda")
-        mappings = lambda_client.list_event_source_mappings(FunctionName=self.outputs["TriggerFunctionName"])
-        for mapping in mappings["EventSourceMappings"]:
-            concurrency = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
-            if concurrency is not None:
-                lambda_client.update_event_source_mapping(
-                    UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": int(concurrency)}
-                )
+        number_queue_concurrency(self.client("lambda"), self.outputs["TriggerFunctionName"])
 
     def failed_resources(self) -> list[str]:
         """One line per resource the emulator's CloudFormation failed, with its reason."""
@@ -665,3 +656,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def number_queue_concurrency(lambda_client: Any, function_name: str) -> None:
+    """ministack 1.5.33 keeps the template's MaximumConcurrency as the string a parameter gives (CloudFormation makes
+    it a number), and its queue poller then fails at every poll: set it again as a number, as AWS holds it."""
+    mappings = lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+    for mapping in mappings:
+        concurrency = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+        if concurrency is not None:
+            lambda_client.update_event_source_mapping(
+                UUID=mapping["UUID"], ScalingConfig={"MaximumConcurrency": int(concurrency)}
+            )

@@ -23,7 +23,14 @@ from typing import Any
 import boto3
 import pytest
 
-from local.local_stack import DUMMY_CREDENTIALS, MINISTACK_VENV, Emulators, free_port, running_emulators
+from local.local_stack import (
+    DUMMY_CREDENTIALS,
+    MINISTACK_VENV,
+    Emulators,
+    free_port,
+    number_queue_concurrency,
+    running_emulators,
+)
 from ops.deployer_policy import README_NAMES, Names, policy
 from support.environment import ROOT
 
@@ -214,6 +221,7 @@ def test_the_second_deploy_runs_from_samconfig_without_questions(
 @pytest.fixture(scope="module")
 def uploaded_version(project: Project, first_deploy: subprocess.CompletedProcess[str]) -> str:
     assert first_deploy.returncode == 0, first_deploy.stdout[-3000:] + first_deploy.stderr
+    number_queue_concurrency(project.client("lambda"), f"{STACK}-trigger")
     version: str = project.client("s3").put_object(Bucket=BUCKET, Key=KEY, Body=b"release 1")["VersionId"]
     return version
 
@@ -293,7 +301,7 @@ def test_a_wrong_stack_or_region_is_one_line_and_exit_2(
 
 
 def test_sam_logs_reads_the_same_stack(project: Project, uploaded_version: str) -> None:
-    # The upload ran the function (asynchronously); its dry-run line is what `sam logs` must find.
+    # The upload ran the function (through the trigger queue); its dry-run line is what `sam logs` must find.
     logs = project.sam("logs", region=OTHER_REGION)
     deadline = time.monotonic() + 30
     while "Dry run" not in logs.stdout and time.monotonic() < deadline:
