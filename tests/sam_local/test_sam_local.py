@@ -41,12 +41,20 @@ EXPECTED_LOGS = {
     "dry_run_unpinned": [("WARNING", UNPINNED_WARNING), ("INFO", "Dry run: not starting")],
     "ignored": [("INFO", "Ignored event")],
     "malformed": [("ERROR", "Rejected malformed event")],
+    # The older version first, settled without an S3 call; then the newer one, a dry run.
+    "batch": [
+        ("INFO", "Ignored event"),
+        ("INFO", "Batch record settled"),
+        ("INFO", "Dry run: not starting"),
+        ("INFO", "Batch record settled"),
+    ],
 }
 EXPECTED_METRICS = {
     "dry_run": {"DryRuns"},
     "dry_run_unpinned": {"UnpinnedStarts", "DryRuns"},
     "ignored": {"EventsIgnored"},
     "malformed": {"EventsMalformed"},
+    "batch": {"EventsSuperseded", "EventsIgnored", "DryRuns"},
 }
 
 
@@ -67,6 +75,10 @@ def warm_emulator(sam_local_ready: None, tmp_path_factory: pytest.TempPathFactor
 
 def outcome_described(described: str, result: dict[str, Any]) -> str:
     """Checks the function's answer against the README's words for it; returns which outcome that is."""
+    if "batchItemFailures" in described:
+        assert "`batchItemFailures` empty" in described
+        assert result == {"batchItemFailures": []}
+        return "batch"
     if "raises" in described:
         assert f"`{result['errorType']}`" in described
         return "malformed"
@@ -96,7 +108,9 @@ def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
     shown = [(log["level"], log["message"][: len(start)]) for log, (_, start) in zip(logs, expected_logs, strict=True)]
     assert shown == expected_logs
     event = load_event(event_file)
-    assert {log["correlation_id"] for log in logs} == {event["id"]}
+    # A queue batch carries one event per record: each record's lines carry its own event's id.
+    events = [json.loads(record["body"]) for record in event["Records"]] if outcome == "batch" else [event]
+    assert {log["correlation_id"] for log in logs} == {each["id"] for each in events}
     assert {log["function_request_id"] for log in logs} == {invocation.request_id}
     if outcome == "dry_run_unpinned":
         assert f"`{UNPINNED_WARNING}`" in README
@@ -105,6 +119,10 @@ def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
     elif outcome == "malformed":
         assert logs[0]["field"] == "detail.object.key"
         assert f"[ERROR] MalformedEventError: {invocation.result['errorMessage']}" in invocation.log.splitlines()
+    elif outcome == "batch":
+        settled = [log for log in logs if log["message"] == "Batch record settled"]
+        assert [log["outcome"] for log in settled] == ["ignored", "dry_run"]
+        assert logs[0]["reason_code"] == "superseded"
     else:
         assert logs[-1]["requests"] == invocation.result["requests"]
 
