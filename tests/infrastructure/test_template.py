@@ -157,6 +157,8 @@ class TestFunction:
             "LATEST_ONLY": "true",
             "TOKEN_WINDOW_SECONDS": "3600",
             "DRY_RUN": "false",
+            # Only events of the stack's own account start pipelines while SourceBucketAccount is empty.
+            "SOURCE_ACCOUNT": "123456789012",
         }
 
     def test_routes_are_passed_only_when_set(self) -> None:
