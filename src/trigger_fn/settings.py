@@ -189,11 +189,11 @@ def routes_from_json(text: str) -> tuple[Route, ...]:
     if not isinstance(entries, list) or not entries:
         raise SettingsError("ROUTES must be a non-empty JSON list of route objects")
     routes = tuple(_route_from_entry(entry, index) for index, entry in enumerate(entries))
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     for index, route in enumerate(routes):
-        if (route.key, route.pipeline) in seen:
+        if (route.key, route.pipeline, route.pipeline_account) in seen:
             raise SettingsError(f"ROUTES[{index}] repeats key {route.key!r} for pipeline {route.pipeline!r}")
-        seen.add((route.key, route.pipeline))
+        seen.add((route.key, route.pipeline, route.pipeline_account))
     return routes
 
 
