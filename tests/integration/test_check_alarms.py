@@ -227,7 +227,16 @@ def test_the_command_line_runs_against_aws_endpoint_url(moto_server: str, monkey
 
 def test_make_check_alarms_passes_stack_region_config_env_and_args() -> None:
     finished = subprocess.run(
-        ["make", "-n", "--no-print-directory", "check-alarms", "STACK=prod", "REGION=us-east-2", "CONFIG_ENV=prod", "ARGS=--dry-run"],
+        [
+            "make",
+            "-n",
+            "--no-print-directory",
+            "check-alarms",
+            "STACK=prod",
+            "REGION=us-east-2",
+            "CONFIG_ENV=prod",
+            "ARGS=--dry-run",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
