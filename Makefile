@@ -166,6 +166,13 @@ check-alarms: venv ## Test that alarm mails arrive: each alarm to ALARM and back
 migrate: venv ## Pipelines on CloudTrail or polling; PIPELINE=name plans one; ARGS=--apply / ARGS="--undo FILE"
 	@PYTHONPATH=src $(BIN)/python -m ops.migrate $(if $(PIPELINE),--pipeline "$(PIPELINE)") $(ARGS)
 
+.PHONY: cross-account-policies
+
+# Central artifact bucket: the bucket policy, KMS key policy statement and pipeline role statements, as JSON.
+cross-account-policies: venv ## Policies for a bucket of another account: BUCKET= KEY= FUNCTION_ROLE= PIPELINE_ROLES= REGION= [KMS_KEY=]
+	@PYTHONPATH=src $(BIN)/python -m ops.cross_account_policies --bucket "$(BUCKET)" --key "$(KEY)" \
+		--function-role "$(FUNCTION_ROLE)" --pipeline-roles "$(PIPELINE_ROLES)" --region "$(REGION)" $(if $(KMS_KEY),--kms-key "$(KMS_KEY)")
+
 # checkov pins many packages of its own (boto3, botocore, ...): a venv of its own, remade when the pin changes.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov

@@ -15,6 +15,9 @@ from samtranslator.translator.transform import transform
 ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATE = ROOT / "template.yaml"
+# Central artifact bucket: the stacks of the bucket's account and of a pipelines' account.
+SOURCE_ACCOUNT_TEMPLATE = ROOT / "source-account.yaml"
+PIPELINE_ACCOUNT_TEMPLATE = ROOT / "pipeline-account.yaml"
 # What a deployment without Routes must give (the template's rules refuse it otherwise).
 REQUIRED_PARAMETERS = {
     "SourceBucketName": "my-artifact-bucket",
@@ -31,28 +34,28 @@ class BundledManagedPolicies:
 
 
 @cache
-def sam_template() -> dict[str, Any]:
-    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+def sam_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
     return parsed
 
 
-def transformed(**parameters: str) -> dict[str, Any]:
+def transformed(template_path: Path = TEMPLATE, **parameters: str) -> dict[str, Any]:
     """The transform does not depend on parameter values here (checked by test), so one result serves all."""
-    return copy.deepcopy(_transformed(tuple(sorted(parameters.items()))))
+    return copy.deepcopy(_transformed(tuple(sorted(parameters.items())), template_path))
 
 
 @cache
-def _transformed(parameter_items: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+def _transformed(parameter_items: tuple[tuple[str, str], ...], path: Path = TEMPLATE) -> dict[str, Any]:
     parameters = dict(parameter_items)
     values = {
         "AWS::Region": "eu-west-1",
         "AWS::AccountId": "123456789012",
         "AWS::Partition": "aws",
         "AWS::StackName": "s3-pipeline-trigger",
-        **REQUIRED_PARAMETERS,
+        **(REQUIRED_PARAMETERS if path == TEMPLATE else {}),
         **parameters,
     }
-    template = copy.deepcopy(sam_template())
+    template = copy.deepcopy(sam_template(path))
     for resource in template["Resources"].values():
         # `sam package` would upload CodeUri; the transform only needs an S3 location of that shape.
         if resource["Type"] == "AWS::Serverless::Function":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ops import check_alarms, migrate, redrive
+from ops import check_alarms, cross_account_policies, migrate, redrive
 from ops.deploy_config import read_target
 from ops.migration.account import AwsAccount
 from ops.parameter_checks import parameter_problems
@@ -231,3 +233,41 @@ def test_the_routes_example_in_samconfig_reads_as_sam_reads_it(tmp_path: Path) -
         }
     )
     assert len(settings.routes) == 3
+
+
+def test_make_cross_account_policies_prints_what_the_readme_shows() -> None:
+    # The command exactly as shown, through make (-n: the line make would run), then that line's program run here.
+    (command,) = [line[2:] for line in README.splitlines() if line.startswith("$ make cross-account-policies ")]
+    planned = subprocess.run(
+        ["make", "-n", "--no-print-directory", *shlex.split(command)[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.replace("\\\n", " ")
+    argv = shlex.split(planned.split("-m ops.cross_account_policies", 1)[1])
+    out = io.StringIO()
+
+    with contextlib.redirect_stdout(out):
+        code = cross_account_policies.main(argv)
+
+    assert code == 0
+    assert f"```text\n$ {command}\n{out.getvalue()}```\n" in README
+
+
+def test_the_central_bucket_routes_the_readme_shows_load() -> None:
+    # The trigger account's answers in the README's central bucket section, as the function reads them.
+    section = README.split("\n### Central artifact bucket\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    routes = re.search(r"# Routes=(\[.*\])$", section, flags=re.MULTILINE)
+    assert routes is not None
+    environ = {
+        "SOURCE_BUCKET": "central-artifacts",
+        "ROUTES": routes.group(1),
+        "SOURCE_ACCOUNT": "444455556666",
+        "PIPELINE_ACCOUNTS": "777788889999",
+        "PIPELINE_STARTER_ROLE_NAME": "s3-pipeline-trigger-starter",
+    }
+
+    (route,) = load_settings(environ).routes
+
+    assert route.pipeline_account == "777788889999"

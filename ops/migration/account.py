@@ -160,7 +160,9 @@ class AwsAccount:
             versioning = self._call(self.s3, "get_bucket_versioning", **owner).get("Status", "Never enabled")
             notifications = self._call(self.s3, "get_bucket_notification_configuration", **owner)
         except AccessDenied as denied:
-            return BucketFacts(bucket, None, None, f"{denied} (or the bucket belongs to another account)")
+            return BucketFacts(
+                bucket, None, None, f"{denied} (or the bucket belongs to another account)", other_account=True
+            )
         except ClientError as error:
             if _code(error) in _NO_BUCKET:
                 return BucketFacts(bucket, None, None, f"bucket {bucket} does not exist")

@@ -24,6 +24,8 @@ ROUTE_PARAMETERS = (
     "RoutesKeyFilter",
 )
 NEW_STACK_PREFIX = "s3-pipeline-trigger-"
+# S3 does not say which account owns a bucket it refuses to describe: the person fills it in.
+BUCKET_OWNER_PLACEHOLDER = "<bucket-owner-account-id>"
 # CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
 _MAX_STACK_NAME = 128
 DEPLOY_SETTINGS: dict[str, str | bool] = {
@@ -128,13 +130,23 @@ def route_parameters(routes: Sequence[Route]) -> tuple[tuple[str, str], ...]:
     )
 
 
-def deployment(bucket: str, pipeline: str, sources: Sequence[S3Source], stacks: Iterable[TriggerStack]) -> Deployment:
-    """The stack for this bucket: the one already serving it, updated with these routes, or a new one adopting it."""
+def deployment(
+    bucket: str,
+    pipeline: str,
+    sources: Sequence[S3Source],
+    stacks: Iterable[TriggerStack],
+    *,
+    other_account: bool = False,
+) -> Deployment:
+    """The stack for this bucket: the one already serving it, updated with these routes, or a new one adopting it
+    (a bucket of another account: a new one fed by that account's source-account.yaml)."""
     existing = stack_for_bucket(stacks, bucket)
     added = [source_route(pipeline, source) for source in sources]
     if existing is None or existing.settings is None:
         routes = tuple(added)
         kept: dict[str, str] = {"SourceBucketName": bucket, "CreateSourceBucket": "false"}
+        if other_account:
+            kept["SourceBucketAccount"] = BUCKET_OWNER_PLACEHOLDER
         return Deployment(bucket, new_stack_name(bucket), None, (*kept.items(), *route_parameters(routes)), routes)
     replaced = {(route.pipeline, route.source_action) for route in added}
     routes = (*(r for r in existing.settings.routes if (r.pipeline, r.source_action) not in replaced), *added)
@@ -150,11 +162,23 @@ def deployment(bucket: str, pipeline: str, sources: Sequence[S3Source], stacks: 
     )
 
 
+def central_buckets(status: PipelineStatus) -> tuple[str, ...]:
+    """The sources' buckets of another account: each needs source-account.yaml deployed in its account."""
+    return tuple(dict.fromkeys(s.source.bucket for s in status.sources if s.bucket.other_account))
+
+
 def plan(status: PipelineStatus, region: str, digest: str, stacks: Sequence[TriggerStack]) -> Plan:
     coverable = [s for s in status.sources if not _source_blockers(s, region)]
     buckets = dict.fromkeys(s.source.bucket for s in coverable)
+    others = central_buckets(status)
     deployments = tuple(
-        deployment(bucket, status.name, [s.source for s in coverable if s.source.bucket == bucket], stacks)
+        deployment(
+            bucket,
+            status.name,
+            [s.source for s in coverable if s.source.bucket == bucket],
+            stacks,
+            other_account=bucket in others,
+        )
         for bucket in buckets
     )
     blockers = [problem for s in status.sources for problem in _source_blockers(s, region)]
@@ -184,7 +208,7 @@ def _source_blockers(status: SourceStatus, region: str) -> list[str]:
             f"{source.action} reads s3://{source.bucket} in {source.region}: S3 sends its events to EventBridge "
             f"there, and a stack there cannot start a pipeline in {region}"
         )
-    if bucket.problem:
+    if bucket.problem and not bucket.other_account:
         found.append(
             f"{source.action}: {bucket.problem}. A bucket in another account sends its events to that account, "
             "and the trigger starts pipelines only in its own account"
@@ -203,10 +227,15 @@ def _warnings(status: PipelineStatus, deployments: Sequence[Deployment], stacks:
         if "*" in s.source.key or "\\" in s.source.key:
             escaped = key_pattern(s.source.key)
             found.append(f"{s.source.action}'s key {s.source.key!r} is written {escaped!r}, so only it matches")
+        if s.bucket.other_account:
+            found.append(
+                f"s3://{s.source.bucket} could not be read as this account's: it is taken for a central bucket of "
+                f"another account; replace {BUCKET_OWNER_PLACEHOLDER} with its account id"
+            )
         if s.source.role_arn:
             found.append(
                 f"{s.source.action} runs with its own role {s.source.role_arn}: if its bucket is in another account, "
-                "the trigger cannot cover it"
+                "that account needs source-account.yaml and the bucket policy of make cross-account-policies"
             )
     if len(status.sources) > 1:
         names = ", ".join(s.source.action for s in status.sources)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ops.migration.plan import DEPLOY_SETTINGS, Deployment, Plan
+from ops.migration.plan import DEPLOY_SETTINGS, Deployment, Plan, central_buckets
 from ops.migration.samconfig import environment_block
 from ops.migration.start_modes import APPLY_PENDING, MIGRATED, NOT_STARTED, TO_MIGRATE, PipelineStatus, SourceStatus
 
@@ -97,6 +97,8 @@ def _steps(status: PipelineStatus, plan: Plan) -> list[list[str]]:
                 *(f"   {line}" for line in _what_deploy_does(deployment, status)),
             ]
         )
+        if deployment.bucket in central_buckets(status):
+            steps.append(_source_account_step(deployment))
     if any(s.bucket.eventbridge is False for s in status.sources) and not plan.nothing_to_do:
         steps.append(["Wait five minutes: S3 can take that long to send events once EventBridge is turned on."])
     if plan.polling_to_stop or plan.rules_to_disable:
@@ -146,10 +148,27 @@ def _samconfig(deployment: Deployment, region: str) -> str:
     return environment_block(deployment.environment, settings, deployment.parameters)
 
 
+def _source_account_step(deployment: Deployment) -> list[str]:
+    """A bucket of another account: its Object Created events reach this account only through source-account.yaml."""
+    parameters = dict(deployment.parameters)
+    key_filter = parameters.get("RoutesKeyFilter") or parameters.get("ObjectKey", "*")
+    return [
+        f"In the account that owns s3://{deployment.bucket}, the source-account stack (it sends its events here):",
+        f"   sam build -t source-account.yaml && sam deploy -t source-account.yaml "
+        f"--stack-name {deployment.stack_name}-source --capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides "
+        f"SourceBucketName={deployment.bucket} 'KeyFilter={key_filter}' "
+        f"TriggerEventBusArn=<CentralEventBusArn output of {deployment.stack_name}>",
+        "   and add to the bucket's policy what make cross-account-policies prints "
+        f"(FUNCTION_ROLE: the TriggerFunctionRoleArn output of {deployment.stack_name})",
+    ]
+
+
 def _what_deploy_does(deployment: Deployment, status: PipelineStatus) -> list[str]:
     routed = ", ".join(f"{route.key} -> {route.pipeline}" for route in deployment.routes)
     if deployment.existing_stack:
         return [f"updates stack {deployment.existing_stack}: routes {routed}"]
+    if deployment.bucket in central_buckets(status):
+        return [f"a new stack for s3://{deployment.bucket} of another account: its own event bus", f"routes {routed}"]
     eventbridge_on = all(s.bucket.eventbridge for s in status.sources if s.source.bucket == deployment.bucket)
     bucket = (
         "its EventBridge notifications are already on"

@@ -24,6 +24,8 @@ class BucketFacts:
     eventbridge: bool | None
     versioning: str | None  # "Enabled", "Suspended", "Never enabled"
     problem: str | None = None
+    # Read with ExpectedBucketOwner and refused: the bucket is (most likely) another account's, a central bucket.
+    other_account: bool = False
 
     @property
     def versioned(self) -> bool:

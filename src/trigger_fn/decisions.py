@@ -33,6 +33,8 @@ class StartRequest(NamedTuple):
     latest_only: bool = True
     # Not sent: variables left out because their value is longer than CodePipeline takes.
     omitted_variables: tuple[str, ...] = ()
+    # Not sent: the role assumed to start a pipeline of another account (None: the function's own role).
+    role_arn: str | None = None
 
     def as_api_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -70,10 +72,19 @@ def decide(event: Any, settings: Settings) -> Decision:
             "not_object_created",
             f"event is {envelope.source!r} / {envelope.detail_type!r}, not {S3_SOURCE!r} / {OBJECT_CREATED!r}",
         )
+    if settings.source_account is not None and envelope.account != settings.source_account:
+        # Only the bucket's own account may start pipelines: any other sender on the bus is refused here too.
+        return Ignore(
+            "other_account",
+            f"event from account {envelope.account!r}, not the source bucket's account {settings.source_account!r}",
+        )
     if envelope.bucket is not None and envelope.bucket != settings.source_bucket:
         return Ignore("other_bucket", f"bucket {envelope.bucket!r} is not the source bucket {settings.source_bucket!r}")
     upload = read_object_created(event)
-    requests = plan_starts(settings.routes, upload)
+    requests = tuple(
+        request._replace(role_arn=settings.starter_role_in(account))
+        for request, account in plan_starts_with_accounts(settings.routes, upload)
+    )
     if not requests:
         return Ignore("no_matching_route", f"key {upload.key!r} matches no route")
     return Start(upload=upload, requests=requests)
@@ -84,10 +95,21 @@ def plan_starts(routes: tuple[Route, ...], upload: S3ObjectCreated) -> tuple[Sta
 
     The function and `make start` both plan with this, so a manual start repeats the function's requests.
     """
+    return tuple(request for request, _ in plan_starts_with_accounts(routes, upload))
+
+
+def plan_starts_with_accounts(
+    routes: tuple[Route, ...], upload: S3ObjectCreated
+) -> tuple[tuple[StartRequest, str | None], ...]:
+    """plan_starts, each request with the account of its pipeline (None: the function's own)."""
     matching = matching_routes(routes, upload.key)
-    # One start per pipeline: the first matching route for a pipeline wins (one token, one request).
-    first_per_pipeline = {route.pipeline: route for route in reversed(matching)}
-    return tuple(start_request(route, upload) for route in matching if first_per_pipeline[route.pipeline] is route)
+    # One start per pipeline and account: the first matching route for it wins (one token, one request).
+    first_per_pipeline = {(route.pipeline, route.pipeline_account): route for route in reversed(matching)}
+    return tuple(
+        (start_request(route, upload), route.pipeline_account)
+        for route in matching
+        if first_per_pipeline[(route.pipeline, route.pipeline_account)] is route
+    )
 
 
 def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:

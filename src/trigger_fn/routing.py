@@ -19,6 +19,10 @@ class Route(NamedTuple):
     variables: tuple[tuple[str, str], ...] = ()
     # Start only while the uploaded version is still the key's current one (False: every version, e.g. audit).
     latest_only: bool = True
+    # The bucket's account, when the route names it (it must be the configured source account).
+    account: str | None = None
+    # The pipeline's account when it is not the function's: started through the starter role there.
+    pipeline_account: str | None = None
 
     def matches(self, key: str) -> bool:
         return _wildcard(self.key).matches(key)

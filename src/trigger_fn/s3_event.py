@@ -29,6 +29,8 @@ class EventEnvelope(NamedTuple):
     source: str
     detail_type: str
     bucket: str | None
+    # The account the event came from (the bucket's); None when the event does not say.
+    account: str | None = None
 
 
 class S3ObjectCreated(NamedTuple):
@@ -53,10 +55,12 @@ def read_envelope(event: Any) -> EventEnvelope:
     detail = event.get("detail")
     bucket = detail.get("bucket") if isinstance(detail, dict) else None
     name = bucket.get("name") if isinstance(bucket, dict) else None
+    account = event.get("account")
     return EventEnvelope(
         source=_required_str(event, "source", "source"),
         detail_type=_required_str(event, "detail-type", "detail-type"),
         bucket=name if isinstance(name, str) else None,
+        account=account if isinstance(account, str) else None,
     )
 
 

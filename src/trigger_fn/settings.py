@@ -17,11 +17,25 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]{1,128}")
 _MAX_KEY_PATTERN_BYTES = 1024
 # Facts of an upload a route may pass on as pipeline variables.
 UPLOAD_FACTS = ("bucket", "key", "version", "etag", "size", "reason", "sequencer")
-_ROUTE_FIELDS = {"key", "pipeline", "sourceAction", "overrideKey", "latestOnly", "variables"}
+_ROUTE_FIELDS = {
+    "key",
+    "pipeline",
+    "sourceAction",
+    "overrideKey",
+    "latestOnly",
+    "variables",
+    "account",
+    "pipelineAccount",
+}
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# IAM role names: letters, digits and + = , . @ _ -, at most 64 characters.
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 # CodePipeline accepts at most 50 variables per execution.
 _MAX_VARIABLES = 50
 # The template grants StartPipelineExecution to at most this many routed pipelines.
 MAX_ROUTED_PIPELINES = 10
+# The template lets the function assume the starter role in at most this many pipeline accounts.
+MAX_PIPELINE_ACCOUNTS = 10
 # How long CodePipeline is trusted to remember a clientRequestToken (AWS does not document it).
 DEFAULT_TOKEN_WINDOW_S = 3600
 # Far above any CodePipeline account's start rate; a larger value is a typo.
@@ -42,6 +56,16 @@ class Settings(NamedTuple):
     token_window_s: int = DEFAULT_TOKEN_WINDOW_S
     # Seconds between this environment's StartPipelineExecution attempts (0: unpaced).
     start_interval_s: float = 0.0
+    # The account whose bucket events may start pipelines; None (no SOURCE_ACCOUNT): the account is not checked.
+    source_account: str | None = None
+    # arn:PARTITION:iam::{account}:role/NAME, the role the function assumes to start a pipeline of another account.
+    starter_role_arn: str | None = None
+
+    def starter_role_in(self, account: str | None) -> str | None:
+        """The role to assume for a pipeline of that account; None: the function's own account and role."""
+        if account is None or self.starter_role_arn is None:
+            return None
+        return self.starter_role_arn.format(account=account)
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -52,12 +76,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     routes = routes_from_json(routes_json) if routes_json else (_single_route(environ),)
     _check_allowed(routes, environ.get("ALLOWED_PIPELINES", ""))
     _check_key_filter(routes, environ.get("ROUTES_KEY_FILTER", ""))
+    source_account = _account(environ, "SOURCE_ACCOUNT")
+    _check_route_accounts(routes, source_account)
     return Settings(
         source_bucket=bucket,
         routes=routes,
         dry_run=_flag(environ, "DRY_RUN"),
         token_window_s=_seconds(environ, "TOKEN_WINDOW_SECONDS", DEFAULT_TOKEN_WINDOW_S, _MAX_TOKEN_WINDOW_S),
         start_interval_s=_start_interval(environ),
+        source_account=source_account,
+        starter_role_arn=_starter_role(routes, environ),
     )
 
 
@@ -89,6 +117,50 @@ def start_interval(max_starts_per_s: float, max_concurrency: int) -> float:
     interval = 1 / per_environment if per_environment >= 1 else max_concurrency / max_starts_per_s
     # A millisecond more, so that float sums of intervals never fit one more start into a second.
     return interval + 0.001
+
+
+def _account(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    if value and not _ACCOUNT_ID.fullmatch(value):
+        raise SettingsError(f"{name}={value!r} is not an AWS account id (12 digits)")
+    return value or None
+
+
+def _check_route_accounts(routes: tuple[Route, ...], source_account: str | None) -> None:
+    """A route naming another account than the bucket's would never see an event: refused at the cold start."""
+    for index, route in enumerate(routes):
+        if route.account is not None and route.account != source_account:
+            raise SettingsError(
+                f"ROUTES[{index}].account {route.account!r} is not the source bucket's account SOURCE_ACCOUNT "
+                f"{source_account!r} (the template's SourceBucketAccount): no event of it reaches the function"
+            )
+
+
+def _starter_role(routes: tuple[Route, ...], environ: Mapping[str, str]) -> str | None:
+    """The role ARN pattern for pipelines of other accounts; each route's account must be one the role may assume."""
+    accounts = [a.strip() for a in environ.get("PIPELINE_ACCOUNTS", "").split(",") if a.strip()]
+    for account in accounts:
+        if not _ACCOUNT_ID.fullmatch(account):
+            raise SettingsError(f"PIPELINE_ACCOUNTS: {account!r} is not an AWS account id (12 digits)")
+    if len(accounts) > MAX_PIPELINE_ACCOUNTS:
+        raise SettingsError(
+            f"PIPELINE_ACCOUNTS lists {len(accounts)} accounts; the template grants at most {MAX_PIPELINE_ACCOUNTS}"
+        )
+    for index, route in enumerate(routes):
+        if route.pipeline_account is not None and route.pipeline_account not in accounts:
+            raise SettingsError(
+                f"ROUTES[{index}].pipelineAccount {route.pipeline_account!r} is not in PIPELINE_ACCOUNTS {accounts} "
+                "(the template's PipelineAccounts): the function may not assume a role there"
+            )
+    if not accounts:
+        return None
+    role = environ.get("PIPELINE_STARTER_ROLE_NAME", "").strip()
+    if not _ROLE_NAME.fullmatch(role):
+        raise SettingsError(
+            f"PIPELINE_STARTER_ROLE_NAME={role!r} is not an IAM role name (needed with PIPELINE_ACCOUNTS)"
+        )
+    partition = environ.get("PARTITION", "").strip() or "aws"
+    return f"arn:{partition}:iam::{{account}}:role/{role}"
 
 
 def _check_allowed(routes: tuple[Route, ...], allowed_text: str) -> None:
@@ -152,11 +224,11 @@ def routes_from_json(text: str) -> tuple[Route, ...]:
     if not isinstance(entries, list) or not entries:
         raise SettingsError("ROUTES must be a non-empty JSON list of route objects")
     routes = tuple(_route_from_entry(entry, index) for index, entry in enumerate(entries))
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     for index, route in enumerate(routes):
-        if (route.key, route.pipeline) in seen:
+        if (route.key, route.pipeline, route.pipeline_account) in seen:
             raise SettingsError(f"ROUTES[{index}] repeats key {route.key!r} for pipeline {route.pipeline!r}")
-        seen.add((route.key, route.pipeline))
+        seen.add((route.key, route.pipeline, route.pipeline_account))
     return routes
 
 
@@ -182,6 +254,8 @@ def _route_from_entry(entry: Any, index: int) -> Route:
         raise SettingsError(f"{where}.overrideKey must be true or false")
     if not isinstance(latest_only, bool):
         raise SettingsError(f"{where}.latestOnly must be true or false")
+    account = _optional_account(entry.get("account"), f"{where}.account")
+    pipeline_account = _optional_account(entry.get("pipelineAccount"), f"{where}.pipelineAccount")
     return Route(
         key=_key_pattern(key, f"{where}.key"),
         pipeline=_matching(pipeline, _PIPELINE_NAME, f"{where}.pipeline", "a pipeline name"),
@@ -189,7 +263,17 @@ def _route_from_entry(entry: Any, index: int) -> Route:
         override_key=override,
         latest_only=latest_only,
         variables=_variables(entry.get("variables", {}), f"{where}.variables"),
+        account=account,
+        pipeline_account=pipeline_account,
     )
+
+
+def _optional_account(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
+        raise SettingsError(f"{where} must be an AWS account id (12 digits as a string)")
+    return value
 
 
 def _variables(value: Any, where: str) -> tuple[tuple[str, str], ...]:

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import ClientError
 
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Ignore, Start, StartRequest, decide, needs_history_check, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.observability import logger, metrics
 from trigger_fn.pipeline_client import LookupFailed, StartFailed, find_execution_of_version, start_execution
+from trigger_fn.retries import TRANSIENT_ERROR_CODES
 from trigger_fn.s3_event import MalformedEventError, S3ObjectCreated
 from trigger_fn.settings import Settings
 
@@ -198,9 +200,10 @@ def _start_each(
         recheck = guard.before_retry if guarded else None
         _warn_omitted(request)
         try:
+            codepipeline = _pipeline_client(clients, request)
             earlier = (
                 find_execution_of_version(
-                    clients.codepipeline,
+                    codepipeline,
                     request,
                     upload.version_id or "",
                     clients.retry,
@@ -220,7 +223,7 @@ def _start_each(
                 _count("ExecutionsAlreadyStarted", request.pipeline, shared_record=shared_record)
                 continue
             execution_id = start_execution(
-                clients.codepipeline, request, clients.retry, remaining_s, recheck, pacer=clients.start_pacer
+                codepipeline, request, clients.retry, remaining_s, recheck, pacer=clients.start_pacer
             )
         except NoLongerCurrent:
             withheld.append(request)
@@ -243,6 +246,21 @@ def _start_each(
         logger.info("Started pipeline execution", extra=executions[-1])
         _count("PipelineExecutionsStarted", request.pipeline, shared_record=shared_record)
     return executions, withheld, failures
+
+
+def _pipeline_client(clients: AwsClients, request: StartRequest) -> Any:
+    """The client for the request's pipeline; a refused AssumeRole is a failed start, named with the role."""
+    try:
+        return clients.codepipeline_as(request.role_arn)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        raise StartFailed(
+            request.pipeline,
+            code,
+            f"AssumeRole {request.role_arn} failed: {error}",
+            transient=code in TRANSIENT_ERROR_CODES,
+            attempts=1,
+        ) from error
 
 
 def _warn_omitted(request: StartRequest) -> None:

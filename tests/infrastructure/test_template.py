@@ -222,6 +222,8 @@ class TestFunction:
             "DRY_RUN": "false",
             "MAX_STARTS_PER_SECOND": "10",
             "MAX_CONCURRENCY": "2",
+            # Only events of the stack's own account start pipelines while SourceBucketAccount is empty.
+            "SOURCE_ACCOUNT": "123456789012",
         }
 
     def test_routes_are_passed_only_when_set(self) -> None:

@@ -167,6 +167,23 @@ def test_other_events_start_nothing_and_say_why(
     assert ("EventsIgnored", ("service",), {"service": "s3-pipeline-trigger"}, 1) in emitted_metrics(records)
 
 
+def test_an_event_of_another_account_starts_nothing_and_says_why(
+    codepipeline: FakeCodePipeline, output: FunctionOutput
+) -> None:
+    # The bucket's name and key are right; only the account is not the source bucket's.
+    event = load_event("put-object.json") | {"account": "999999999999"}
+
+    result = _invoke(event, codepipeline)
+
+    assert (result["status"], result["reasonCode"]) == ("ignored", "other_account")
+    assert "'999999999999'" in result["reason"]
+    assert codepipeline.requests == []
+    records = output.records()
+    (ignored_log,) = [r for r in records if r.get("message") == "Ignored event"]
+    assert ignored_log["reason_code"] == "other_account"
+    assert ("EventsIgnored", ("service",), {"service": "s3-pipeline-trigger"}, 1) in emitted_metrics(records)
+
+
 class NoCallsAllowed:
     """Any AWS call fails the test: a dry run must work offline, as `sam local invoke` runs the sample events."""
 

@@ -427,7 +427,8 @@ def test_access_denied_names_the_action_and_the_resource(account: Account) -> No
     )
 
 
-def test_access_denied_on_a_bucket_is_reported_not_fatal(account: Account) -> None:
+def test_a_bucket_of_another_account_is_planned_as_a_central_bucket(account: Account) -> None:
+    # S3 refuses a read with ExpectedBucketOwner=this account: the bucket is another account's (or denies us).
     account.aws.s3 = boto3.client("s3", region_name=REGION)
     with Stubber(account.aws.s3) as stub:
         stub.add_client_error(
@@ -441,11 +442,24 @@ def test_access_denied_on_a_bucket_is_reported_not_fatal(account: Account) -> No
         code, out, err = account.run("--pipeline", POLLING)
 
     assert code == 0, err
+    lines = out.splitlines()
     assert (
-        "  - Source: AccessDenied: s3:GetBucketVersioning on legacy-artifacts was refused; allow it for the "
-        "identity that runs make migrate (or the bucket belongs to another account). A bucket in another account "
-        "sends its events to that account, and the trigger starts pipelines only in its own account"
-    ) in out.splitlines()
+        "    bucket: AccessDenied: s3:GetBucketVersioning on legacy-artifacts was refused; allow it for the "
+        "identity that runs make migrate (or the bucket belongs to another account)"
+    ) in lines
+    # Not a blocker any more: the trigger stack gets its own bus, the bucket's account the source-account stack.
+    assert "Cannot move (apply refuses until this is fixed)" not in lines
+    assert '  "SourceBucketAccount=<bucket-owner-account-id>",' in lines
+    assert "   a new stack for s3://legacy-artifacts of another account: its own event bus" in lines
+    assert (
+        "3. In the account that owns s3://legacy-artifacts, the source-account stack (it sends its events here):"
+    ) in lines
+    assert any(
+        line.startswith("   sam build -t source-account.yaml && sam deploy -t source-account.yaml ")
+        and "SourceBucketName=legacy-artifacts 'KeyFilter=app.zip'" in line
+        for line in lines
+    )
+    assert any("make cross-account-policies" in line for line in lines)
 
 
 def test_access_denied_on_trails_stops_the_scan_with_the_action(account: Account) -> None:

@@ -13,6 +13,7 @@ FUNCTION_ENV = {
     "SOURCE_ACTION_NAME": "Source",
     "OVERRIDE_OBJECT_KEY": "false",
     "DRY_RUN": "false",
+    "SOURCE_ACCOUNT": "123456789012",
     "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
     "POWERTOOLS_METRICS_NAMESPACE": "S3PipelineTrigger",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.template_model import REQUIRED_PARAMETERS, TEMPLATE, deployed, transformed
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -63,15 +64,18 @@ def allows(
     return any(s["Effect"] == "Allow" for s in relevant)
 
 
-def role_statements(role_name: str, **parameters: str) -> list[dict[str, Any]]:
-    """Every statement of the role's inline policies, as the stack deployed with these parameters would hold."""
-    values = REQUIRED_PARAMETERS | parameters
-    role = deployed(transformed(**values), values)["Resources"][role_name]
-    return [
-        statement
-        for policy in role["Properties"].get("Policies", [])
-        for statement in _as_list(policy["PolicyDocument"]["Statement"])
-    ]
+def role_statements(role_name: str, template: Path = TEMPLATE, **parameters: str) -> list[dict[str, Any]]:
+    """Every statement of the role's inline policies, as the stack deployed with these parameters would hold:
+    its own `Policies` and every AWS::IAM::RolePolicy attached to it."""
+    values = (REQUIRED_PARAMETERS if template == TEMPLATE else {}) | parameters
+    resources = deployed(transformed(template, **values), values)["Resources"]
+    documents = [policy["PolicyDocument"] for policy in resources[role_name]["Properties"].get("Policies", [])]
+    documents.extend(
+        resource["Properties"]["PolicyDocument"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::RolePolicy" and resource["Properties"]["RoleName"] == f"<{role_name}>"
+    )
+    return [statement for document in documents for statement in _as_list(document["Statement"])]
 
 
 def function_may_list(**parameters: str) -> Any:
