@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from local.template_model import REQUIRED_PARAMETERS, TEMPLATE, Unresolved, deployed, transformed
+from local.template_model import (
+    PIPELINE_ACCOUNT_TEMPLATE,
+    REQUIRED_PARAMETERS,
+    SOURCE_ACCOUNT_TEMPLATE,
+    TEMPLATE,
+    Unresolved,
+    deployed,
+    transformed,
+)
 from support.environment import ROOT
 
 BIN = Path(sys.executable).parent
@@ -45,15 +53,18 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+@pytest.mark.parametrize(
+    "template", [TEMPLATE, SOURCE_ACCOUNT_TEMPLATE, PIPELINE_ACCOUNT_TEMPLATE], ids=lambda path: path.name
+)
 class TestLinters:
-    def test_cfn_lint_is_clean(self) -> None:
-        result = subprocess.run([BIN / "cfn-lint", str(TEMPLATE)], capture_output=True, text=True, check=False)
+    def test_cfn_lint_is_clean(self, template: Path) -> None:
+        result = subprocess.run([BIN / "cfn-lint", str(template)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
 
-    def test_sam_validate_lint_is_clean(self) -> None:
+    def test_sam_validate_lint_is_clean(self, template: Path) -> None:
         env = os.environ | {"AWS_DEFAULT_REGION": "eu-west-1", "SAM_CLI_TELEMETRY": "0"}
         result = subprocess.run(
-            [BIN / "sam", "validate", "--lint", "--template-file", str(TEMPLATE)],
+            [BIN / "sam", "validate", "--lint", "--template-file", str(template)],
             capture_output=True,
             text=True,
             check=False,
