@@ -248,6 +248,8 @@ def test_make_redrive_finds_the_stacks_queues_through_samconfig(project: Project
         "source": "aws.s3",
         "detail-type": "Object Created",
         "id": "e2e-kept",
+        # S3's events carry the bucket's account: the stack's own here.
+        "account": project.client("sts").get_caller_identity()["Account"],
         "detail": {"bucket": {"name": BUCKET}, "object": {"key": KEY, "version-id": uploaded_version}},
     }
     sqs = project.client("sqs")
