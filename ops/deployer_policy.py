@@ -7,7 +7,8 @@ deployer needs every action the resource types' handlers call (their CloudFormat
 features the template uses, and SAM CLI's own calls (change sets, the managed artifact bucket). Names the stack
 derives from its own name are matched by prefix: functions `STACK-trigger`, roles, queues, alarms and the rule
 `STACK-LogicalId-...`, log groups `/aws/lambda/STACK-...`; the source bucket and example pipeline by their names;
-the queue's event source mapping (a random id) by the function it feeds (`lambda:FunctionArn`).
+the queue's event source mapping (a random id) by the function it feeds (`lambda:FunctionArn`); with
+SourceBucketAccount, the bus `STACK-artifacts` and the rules on it (its queue and alarm are named like the others).
 The alarm topic's KMS key has no name to match (KMS gives keys random ids): its actions match `key/*`, and only those
 CloudFormation needs to create, rotate, update and delete it (never DisableKey or DisableKeyRotation).
 docs/deployer-policy.json is this policy for the README's names; tests check both against the template.
@@ -72,6 +73,7 @@ def statements(names: Names) -> list[dict[str, Any]]:
     stack = names.stack
     # CloudFormation names generated buckets after the stack, in lowercase.
     example_buckets = f"arn:aws:s3:::{stack.lower()}-example*"
+    central_bus = f"{stack}-artifacts"
     return [
         _allow(
             "DeployAndDeleteTheStacks",
@@ -196,8 +198,25 @@ def statements(names: Names) -> list[dict[str, Any]]:
                 "events:TagResource",
                 "events:UntagResource",
             ],
-            [f"arn:aws:events:*:*:rule/{stack}-*"],
+            # The default bus's rules, and those on the stack's own bus (a central bucket's, SourceBucketAccount).
+            [f"arn:aws:events:*:*:rule/{stack}-*", f"arn:aws:events:*:*:rule/{central_bus}/*"],
         ),
+        _allow(
+            "TheCentralBus",
+            [
+                "events:CreateEventBus",
+                "events:DeleteEventBus",
+                "events:DescribeEventBus",
+                "events:ListTagsForResource",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:UpdateEventBus",
+            ],
+            [f"arn:aws:events:*:*:event-bus/{central_bus}"],
+        ),
+        # The bus policy's PutPermission and RemovePermission take no resource in IAM (the service authorization
+        # reference lists no resource type and no condition key for them): they can only be allowed on `*`.
+        _allow("TheCentralBusPolicy", ["events:PutPermission", "events:RemovePermission"], ["*"]),
         _allow(
             "TheLogGroups",
             [

@@ -1,8 +1,10 @@
 """Redrive the stack's dead letters back into the trigger queue, where the function takes them as it takes any event.
 
-Two queues keep events the function did not handle:
+Two queues keep events the function did not handle (three with a central artifact bucket):
 - the rule's dead-letter queue (RuleDeadLetterQueueUrl): EventBridge could not deliver the event to the trigger
   queue. The message body is the event itself; the attributes ERROR_CODE / ERROR_MESSAGE say why.
+- the central bus rule's dead-letter queue (CentralRuleDeadLetterQueueUrl, only with SourceBucketAccount): the same,
+  for the events the bucket's account forwarded to the stack's own bus.
 - the failed-start queue (FailedStartQueueUrl): the function failed on the event at every receive from the trigger
   queue, so SQS moved the message there (the trigger queue's RedrivePolicy). The body is the event. A stack
   deployed before the trigger queue sent Lambda invocation records there instead: the event is `requestPayload`.
@@ -11,8 +13,8 @@ Without --apply nothing changes: each kept event is listed with what the functio
 ops.event_preview). With --apply:
 - the failed-start queue goes back to the trigger queue by an SQS move task (StartMessageMoveTask without a
   destination: back to the queue the messages came from), after its invocation records were sent there one by one;
-- the rule DLQ's events are sent to the trigger queue (a move task starts only from the dead-letter queue of another
-  SQS queue; this one is EventBridge's), each message deleted only after its send succeeded.
+- the rule DLQs' events are sent to the trigger queue (a move task starts only from the dead-letter queue of another
+  SQS queue; these are EventBridge's), each message deleted only after its send succeeded.
 A message of unknown shape stays, and while one is in the failed-start queue no move task starts (it would move it
 too). An event sent twice starts nothing twice: the function's idempotency token and its history lookup see to it.
 
@@ -45,6 +47,7 @@ from ops.event_preview import PreviewUnavailable, function_settings, preview, s3
 from ops.stack import StackLocation, locate, stack_outputs
 
 RULE_DLQ = "rule-dlq"
+CENTRAL_RULE_DLQ = "central-rule-dlq"
 FAILED_START = "failed-start"
 EXIT_NOT_ALL_MOVED = 1
 EXIT_CANNOT_REDRIVE = 2
@@ -56,6 +59,7 @@ _HIDE_S = 900
 _MAX_CELL = 60
 _OUTPUTS = {
     RULE_DLQ: ("RuleDeadLetterQueueUrl", "--rule-dlq-url"),
+    CENTRAL_RULE_DLQ: ("CentralRuleDeadLetterQueueUrl", "--central-rule-dlq-url"),
     FAILED_START: ("FailedStartQueueUrl", "--failed-start-url"),
     "trigger": ("TriggerQueueUrl", "--trigger-queue-url"),
     "function": ("TriggerFunctionName", "--function-name"),
@@ -393,7 +397,9 @@ def main(
     try:
         session = (session_factory or location.session)()
         wanted = [FAILED_START] if args.status else [RULE_DLQ, FAILED_START, "trigger" if args.apply else "function"]
-        targets = _targets(args, session, location, wanted)
+        # Only a stack deployed with SourceBucketAccount has the central bus rule and its queue.
+        optional = [] if args.status else [CENTRAL_RULE_DLQ]
+        targets = _targets(args, session, location, wanted, optional)
         sqs = session.client("sqs")
         tasks = move_tasks(sqs, targets[FAILED_START]) if args.status else None
     except (ClientError, BotoCoreError) as error:
@@ -422,8 +428,7 @@ class _Console:
 
 def _dry_run(args: argparse.Namespace, session: Any, sqs: Any, targets: dict[str, str], console: _Console) -> int:
     reports = [
-        survey(sqs, name, targets[name], max_messages=args.max_messages, wait_s=args.wait)
-        for name in (RULE_DLQ, FAILED_START)
+        survey(sqs, name, targets[name], max_messages=args.max_messages, wait_s=args.wait) for name in _queues(targets)
     ]
     function = targets["function"]
     unavailable = preview_all(
@@ -442,18 +447,22 @@ def _dry_run(args: argparse.Namespace, session: Any, sqs: Any, targets: dict[str
     return EXIT_CANNOT_REDRIVE if any(report.problem for report in reports) else 0
 
 
+def _queues(targets: dict[str, str]) -> list[str]:
+    return [name for name in (RULE_DLQ, CENTRAL_RULE_DLQ, FAILED_START) if name in targets]
+
+
 def _apply(args: argparse.Namespace, sqs: Any, targets: dict[str, str], console: _Console) -> int:
     trigger, out = targets["trigger"], console.out
-    rule = send_to_trigger_queue(
-        sqs, RULE_DLQ, targets[RULE_DLQ], trigger, max_messages=args.max_messages, wait_s=args.wait
-    )
-    failed = send_to_trigger_queue(
-        sqs, FAILED_START, targets[FAILED_START], trigger, max_messages=args.max_messages, wait_s=args.wait
-    )
+    reports = [
+        send_to_trigger_queue(sqs, name, targets[name], trigger, max_messages=args.max_messages, wait_s=args.wait)
+        for name in _queues(targets)
+    ]
+    failed = reports[-1]
     # After the reader released what it held: a move task moves only visible messages.
     start_move_task(sqs, failed, targets[FAILED_START], args.max_per_second)
-    print("Redrive to the trigger queue: rule-dlq by send then delete, failed-start by an SQS move task.", file=out)
-    _print_queues([rule, failed], console, last="action")
+    sent = " and ".join(report.name for report in reports[:-1])
+    print(f"Redrive to the trigger queue: {sent} by send then delete, failed-start by an SQS move task.", file=out)
+    _print_queues(reports, console, last="action")
     if failed.move_task:
         print(
             f"failed-start: move task started (handle {failed.move_task}); `make redrive ARGS=--status` shows it.",
@@ -461,9 +470,9 @@ def _apply(args: argparse.Namespace, sqs: Any, targets: dict[str, str], console:
         )
     if failed.move_problem:
         print(f"failed-start: {failed.move_problem}", file=out)
-    if rule.problem or failed.problem:
+    if any(report.problem for report in reports):
         return EXIT_CANNOT_REDRIVE
-    left = [letter for report in (rule, failed) for letter in report.letters if not letter.moved]
+    left = [letter for report in reports for letter in report.letters if not letter.moved]
     return EXIT_NOT_ALL_MOVED if left or failed.move_problem else 0
 
 
@@ -477,7 +486,8 @@ def _print_queues(reports: Sequence[QueueReport], console: _Console, *, last: st
     if letters:
         print(format_table(letters, now=now, last=last), file=out)
     elif not any(report.problem for report in reports):
-        print("Nothing to redrive: both queues are empty.", file=out)
+        every = "both queues are" if len(reports) == 2 else f"the {len(reports)} queues are"
+        print(f"Nothing to redrive: {every} empty.", file=out)
 
 
 def _summary(report: QueueReport, now: float) -> str:
@@ -510,11 +520,14 @@ def _print_status(tasks: list[dict[str, Any]], out: Any) -> int:
     return 0
 
 
-def _targets(args: argparse.Namespace, session: Any, location: StackLocation, wanted: list[str]) -> dict[str, str]:
-    """Queue URLs and function name: the options given, the rest from the stack's outputs."""
-    given = {name: getattr(args, _OUTPUTS[name][1].removeprefix("--").replace("-", "_")) for name in wanted}
-    if all(given.values()):
-        return {name: str(value) for name, value in given.items()}
+def _targets(
+    args: argparse.Namespace, session: Any, location: StackLocation, wanted: list[str], optional: list[str]
+) -> dict[str, str]:
+    """Queue URLs and function name: the options given, the rest from the stack's outputs; an optional one only
+    when given or when the stack has its output."""
+    given = {name: getattr(args, _OUTPUTS[name][1].removeprefix("--").replace("-", "_")) for name in wanted + optional}
+    if all(given[name] for name in wanted):
+        return {name: str(value) for name, value in given.items() if value}
     if not location.stack_name:
         raise CannotRedrive(
             f"no stack name in {args.config_env!r} of samconfig.toml: deploy with `make deploy` (it saves the name "
@@ -532,7 +545,8 @@ def _targets(args: argparse.Namespace, session: Any, location: StackLocation, wa
             f"stack {location.stack_name!r} has no output(s) {', '.join(missing)}: it is not this project's stack; "
             "pass STACK=name of the trigger stack"
         )
-    return {name: str(given[name] or outputs[_OUTPUTS[name][0]]) for name in wanted}
+    present = [name for name in optional if given[name] or _OUTPUTS[name][0] in outputs]
+    return {name: str(given[name] or outputs[_OUTPUTS[name][0]]) for name in wanted + present}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -551,6 +565,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-env", default=DEFAULT_ENV, help="samconfig.toml environment (default: default)")
     parser.add_argument("--rule-dlq-url", help="the rule's dead-letter queue instead of the stack's")
+    parser.add_argument(
+        "--central-rule-dlq-url", help="the central bus rule's dead-letter queue instead of the stack's (if any)"
+    )
     parser.add_argument("--failed-start-url", help="the failed-start queue instead of the stack's")
     parser.add_argument("--trigger-queue-url", help="the trigger queue instead of the stack's")
     parser.add_argument("--function-name", help="the function whose settings the dry run uses, instead of the stack's")

@@ -5,6 +5,8 @@ revisions and the idempotency token from the function's own code (trigger_fn.dec
 start of the key's current version repeats the function's clientRequestToken, which CodePipeline uses to
 recognise a repeated request. A version that is not the current one is a rollback: it gets a token of its
 own (trigger_fn.decisions.rollback_token), so it starts a new execution even of a version built before.
+A route with `pipelineAccount` starts its pipeline in that account, as the function does: through the starter role
+the function's environment names (PIPELINE_STARTER_ROLE_NAME in that account), assumed with your own credentials.
 
     make start KEY=my-website.zip [VERSION=version-id] [STACK=stack-name] [REGION=region] [ARGS=--dry-run]
     PYTHONPATH=src python -m ops.start --key my-website.zip [--version V] [--stack-name S]
@@ -34,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
-from trigger_fn.decisions import StartRequest, plan_starts, rollback_token, stale_reason
+from trigger_fn.decisions import StartRequest, plan_starts_with_accounts, rollback_token, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
@@ -45,6 +47,9 @@ FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
 _CODEPIPELINE_ENDPOINT = "AWS_ENDPOINT_URL_CODEPIPELINE"
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
+# Shows in the pipeline account's CloudTrail as a person's start (the function's session is "s3-pipeline-trigger").
+STARTER_SESSION_NAME = "s3-pipeline-trigger-make-start"
+_CODEPIPELINE_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20)
 EXIT_OK = 0
 EXIT_START_FAILED = 1
 EXIT_CANNOT_START = 2
@@ -132,8 +137,11 @@ def rollback_warning(s3: Any, upload: S3ObjectCreated) -> str | None:
 
 
 def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
-    """The requests the function would send for this object: its routes, its revisions, its tokens."""
-    requests = plan_starts(settings.routes, upload)
+    """The requests the function would send for this object: its routes, its revisions, its tokens, its roles."""
+    requests = tuple(
+        request._replace(role_arn=settings.starter_role_in(account))
+        for request, account in plan_starts_with_accounts(settings.routes, upload)
+    )
     if not requests:
         patterns = ", ".join(sorted({route.key for route in settings.routes}))
         raise CannotStart(f"key {upload.key!r} matches no route of the function (routes: {patterns})")
@@ -155,12 +163,36 @@ def codepipeline_endpoint(own_environment: Mapping[str, str], function: Deployed
     return own_environment.get(_CODEPIPELINE_ENDPOINT) or function.environment.get(_CODEPIPELINE_ENDPOINT) or None
 
 
+def assumed_codepipeline(session: Any, role_arn: str, endpoint: str | None) -> Any:
+    """A CodePipeline client of the pipeline's account: the starter role, assumed with the caller's credentials."""
+    credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=STARTER_SESSION_NAME)[
+        "Credentials"
+    ]
+    return session.client(
+        "codepipeline",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=_CODEPIPELINE_CONFIG,
+    )
+
+
+def _assume_role_problem(error: ClientError | BotoCoreError, role_arn: str) -> str:
+    text = _error_text(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
+    return (
+        f"AssumeRole {role_arn} failed ({text}): your AWS identity needs sts:AssumeRole on that role, and the "
+        "role's trust policy must name your identity too (pipeline-account.yaml's names the function's role only)"
+    )
+
+
 def run(
     args: argparse.Namespace,
     session: Any,
     *,
     location: StackLocation | None = None,
     codepipeline: Any = None,
+    assume: Callable[[str], Any] | None = None,
     environ: Mapping[str, str] = os.environ,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
@@ -197,31 +229,54 @@ def run(
     dry_run = args.dry_run or settings.dry_run
     if settings.dry_run and not args.dry_run:
         print(f"Function {function.name} runs with DRY_RUN=true: not sending, as it would not.", file=err)
+    endpoint = codepipeline_endpoint(environ, function)
     if codepipeline is None and not dry_run:
-        endpoint = codepipeline_endpoint(environ, function)
         if endpoint and not environ.get(_CODEPIPELINE_ENDPOINT):
             print(f"CodePipeline endpoint {endpoint} (from the function's environment)", file=err)
-        codepipeline = session.client(
-            "codepipeline",
-            endpoint_url=endpoint,
-            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=20),
-        )
-
+        codepipeline = session.client("codepipeline", endpoint_url=endpoint, config=_CODEPIPELINE_CONFIG)
+    starters = _Starters(codepipeline, assume or (lambda role_arn: assumed_codepipeline(session, role_arn, endpoint)))
     failed = False
     for request in requests:
-        print(f"StartPipelineExecution for pipeline {request.pipeline}:", file=out)
+        print(_heading(request), file=out)
         print(json.dumps(request.as_api_params(), indent=2), file=out)
         if dry_run:
             print("Dry run: not sent.", file=out)
             continue
         try:
-            execution_id = start_execution(codepipeline, request, RetryPolicy())
+            execution_id = start_execution(starters.client_for(request.role_arn), request, RetryPolicy())
+        except (ClientError, BotoCoreError) as error:
+            print(f"Not started: {request.pipeline}: {_assume_role_problem(error, str(request.role_arn))}", file=err)
+            failed = True
+            continue
         except StartFailed as failure:
             print(f"Not started: {failure}", file=err)
             failed = True
             continue
         print(f"pipelineExecutionId: {execution_id}", file=out)
     return EXIT_START_FAILED if failed else EXIT_OK
+
+
+def _heading(request: StartRequest) -> str:
+    if request.role_arn is None:
+        return f"StartPipelineExecution for pipeline {request.pipeline}:"
+    account = request.role_arn.split(":")[4]
+    return f"StartPipelineExecution for pipeline {request.pipeline} in account {account}, as {request.role_arn}:"
+
+
+class _Starters:
+    """The client each start goes through: the caller's own, or one per starter role, assumed once per run."""
+
+    def __init__(self, own: Any, assume: Callable[[str], Any]) -> None:
+        self._own, self._assume = own, assume
+        self._by_role: dict[str, Any] = {}
+
+    def client_for(self, role_arn: str | None) -> Any:
+        """Raises ClientError or BotoCoreError only from AssumeRole: the start itself is start_execution's."""
+        if role_arn is None:
+            return self._own
+        if role_arn not in self._by_role:
+            self._by_role[role_arn] = self._assume(role_arn)
+        return self._by_role[role_arn]
 
 
 def parser() -> argparse.ArgumentParser:

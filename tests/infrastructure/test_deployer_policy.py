@@ -20,10 +20,19 @@ from ops import deployer_policy
 from ops.deployer_policy import README_NAMES, Names, policy, render
 from support.environment import ROOT
 from support.guided import project_with_samconfig, save_as_guided
+from support.iam_policy import allows
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 HANDLERS = ("create", "update", "delete")
 ROUTES = '[{"key":"site/*.zip","pipeline":"site-deploy"}]'
+# A central bucket in another account, and a route whose pipeline is in a third one.
+CENTRAL = {
+    "SourceBucketAccount": "444455556666",
+    "CreateSourceBucket": "false",
+    "Routes": '[{"key":"site/*.zip","pipeline":"site-deploy","pipelineAccount":"777788889999"}]',
+    "RoutedPipelines": "site-deploy",
+    "PipelineAccounts": "777788889999",
+}
 # Every resource combination the template tests deploy.
 COMBINATIONS = {
     "default": {},
@@ -31,6 +40,7 @@ COMBINATIONS = {
     "adopt-bucket": {"CreateSourceBucket": "false"},
     "example-and-alarm-mail": {"CreateExamplePipeline": "true", "AlarmEmail": "ops@example.com"},
     "no-dashboard": {"CreateDashboard": "false"},
+    "central-bucket": CENTRAL,
 }
 # SAM CLI's own calls around the change set (not a resource handler's).
 SAM_CLI_ACTIONS = {
@@ -290,6 +300,23 @@ NOT_NEEDED = [
     ),
     NotNeeded("AWS::Events::Rule", frozenset({"iam:PassRole"}), no_role_for_targets, "a role for the targets"),
     NotNeeded(
+        "AWS::Events::EventBus",
+        frozenset(
+            {
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "kms:ReEncrypt",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+            }
+        ),
+        absent("KmsKeyIdentifier"),
+        "a customer KMS key",
+    ),
+    NotNeeded(
         "AWS::IAM::Role",
         frozenset({"iam:AttachRolePolicy", "iam:DetachRolePolicy"}),
         absent("ManagedPolicyArns"),
@@ -322,6 +349,47 @@ def resources() -> tuple[tuple[str, str, dict[str, Any]], ...]:
     for logical_id, resource in json.loads(_get_stack_template())["Resources"].items():
         found.append((f"sam-managed/{logical_id}", resource["Type"], resource.get("Properties", {})))
     return tuple(found)
+
+
+@cache
+def iam_reference() -> dict[str, Any]:
+    """cfn-lint's copy of the IAM service authorization reference: the resource types each action takes."""
+    return json.loads((SCHEMAS.parent / "AdditionalSpecs" / "Policies.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def resource_types(action: str) -> list[str] | None:
+    """None for a name IAM does not know (a handler lists some, such as s3:DeleteBucketLifecycle)."""
+    service, name = action.split(":")
+    known = iam_reference()[service]["Actions"].get(name.lower())
+    return None if known is None else list(known.get("Resources", []))
+
+
+# The resources a deployment with SourceBucketAccount adds, under the ARNs CloudFormation gives them in the
+# README's account and region (a generated name is the stack's, the logical id's and a random suffix).
+CENTRAL_DEPLOYMENT = deployed(transformed(), REQUIRED_PARAMETERS | CENTRAL)["Resources"]
+ACCOUNT = "arn:aws:{service}:eu-west-1:123456789012"
+
+
+@pytest.fixture
+def central_arns() -> dict[str, str]:
+    stack = README_NAMES.stack
+    bus = CENTRAL_DEPLOYMENT["CentralEventBus"]["Properties"]["Name"]
+    queue = f"{ACCOUNT.format(service='sqs')}:{stack}-CentralRuleDeadLetterQueue-1A2B3C4D5E6F"
+    alarm = CENTRAL_DEPLOYMENT["CentralRuleDeadLettersAlarm"]["Properties"]["AlarmName"]
+    arns = {
+        "CentralEventBus": f"{ACCOUNT.format(service='events')}:event-bus/{bus}",
+        "CentralEventBusPolicy": f"{ACCOUNT.format(service='events')}:event-bus/{bus}",
+        "CentralBucketObjectCreated": f"{ACCOUNT.format(service='events')}:rule/{bus}/{stack}-CentralBucketObj-1A2B3C",
+        "CentralRuleDeadLetterQueue": queue,
+        "CentralRuleDeadLetterQueuePolicy": queue,
+        "CentralRuleDeadLettersAlarm": f"{ACCOUNT.format(service='cloudwatch')}:alarm:{alarm}",
+        "TriggerFunctionAssumesPipelineStarters": f"arn:aws:iam::123456789012:role/{stack}-TriggerFunctionRole-1A2B3C",
+    }
+    added = set(CENTRAL_DEPLOYMENT) - set(
+        deployed(transformed(), REQUIRED_PARAMETERS | COMBINATIONS["routes"])["Resources"]
+    )
+    assert set(arns) == added, "a central resource without its ARN here"
+    return arns
 
 
 def allowed_actions(document: dict[str, Any]) -> set[str]:
@@ -369,18 +437,52 @@ def test_each_left_out_permission_serves_a_feature_no_resource_uses(entry: NotNe
     assert not users, f"{users} use {entry.feature}: allow {sorted(entry.actions)}"
 
 
-def test_only_list_calls_creating_a_key_and_the_functions_own_mapping_have_an_unscoped_resource() -> None:
+def test_only_list_calls_creating_a_key_the_functions_own_mapping_and_the_bus_policy_have_an_unscoped_resource() -> (
+    None
+):
     unscoped = [s for s in policy(README_NAMES)["Statement"] if "*" in s["Resource"]]
 
     # CreateKey and CreateEventSourceMapping name no resource: the key's or mapping's id exists only once created.
     assert [set(s["Action"]) for s in unscoped] == [
         {"lambda:CreateEventSourceMapping"},
+        {"events:PutPermission", "events:RemovePermission"},
         {"logs:DescribeLogGroups", "logs:DescribeResourcePolicies"},
         {"kms:CreateKey"},
     ]
     assert unscoped[0]["Condition"] == {
         "ArnLike": {"lambda:FunctionArn": "arn:aws:lambda:*:*:function:s3-pipeline-trigger-*"}
     }
+
+
+def test_an_action_is_unscoped_only_where_iam_knows_no_resource_for_it() -> None:
+    unscoped = {a for s in policy(README_NAMES)["Statement"] if "*" in s["Resource"] for a in s["Action"]}
+
+    assert {a for a in unscoped if resource_types(a)} == set()
+
+
+def test_the_central_resources_are_allowed_by_name(central_arns: dict[str, str]) -> None:
+    statements = policy(README_NAMES)["Statement"]
+    refused = []
+    for logical_id, arn in central_arns.items():
+        resource_type = CENTRAL_DEPLOYMENT[logical_id]["Type"]
+        actions = set().union(*handler_permissions(resource_type).values()) - not_needed_for(resource_type)
+        for action in sorted(actions):
+            resource = arn if resource_types(action) else "*"
+            if not allows(statements, action, resource):
+                refused.append(f"{logical_id}: {action} on {resource}")
+
+    assert not refused
+
+
+def test_the_central_resources_of_another_stack_are_not_allowed(central_arns: dict[str, str]) -> None:
+    statements = policy(README_NAMES)["Statement"]
+    # The same resources, named after a stack the deployer does not own.
+    others = {i: arn.replace("s3-pipeline-trigger", "billing") for i, arn in central_arns.items()}
+
+    for logical_id, arn in others.items():
+        resource_type = CENTRAL_DEPLOYMENT[logical_id]["Type"]
+        actions = set().union(*handler_permissions(resource_type).values()) - not_needed_for(resource_type)
+        assert not [a for a in actions if resource_types(a) and allows(statements, a, arn)], logical_id
 
 
 def test_the_queue_mapping_is_managed_only_for_the_stacks_functions() -> None:

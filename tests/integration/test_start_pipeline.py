@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.aws_models.codepipeline import FakeCodePipeline
+from local.aws_models.codepipeline import FakeCodePipeline, client_error
 from local.example_pipeline import create_s3_source_pipeline
 from ops import stack as deployed_stack
 from ops import start as start_pipeline
@@ -556,3 +556,136 @@ def test_make_start_without_key_says_how_to_use_it() -> None:
 
     assert finished.returncode != 0
     assert "usage: make start KEY=" in finished.stdout + finished.stderr
+
+
+# A route whose pipeline lives in another account: the function assumes that account's starter role; so does make start.
+PIPELINES_ACCOUNT = "777788889999"
+STARTER = f"arn:aws:iam::{PIPELINES_ACCOUNT}:role/s3-pipeline-trigger-starter"
+CROSS_ACCOUNT = {
+    "ROUTES": json.dumps([{"key": "*.zip", "pipeline": PIPELINE, "pipelineAccount": PIPELINES_ACCOUNT}]),
+    "PIPELINE_ACCOUNTS": PIPELINES_ACCOUNT,
+    "PIPELINE_STARTER_ROLE_NAME": "s3-pipeline-trigger-starter",
+    "PARTITION": "aws",
+}
+
+
+@dataclass
+class TwoAccounts:
+    deployed: Deployed
+    # The pipeline of the same name in the pipeline account (the trigger account has one too, which must stay idle).
+    pipelines: Any
+    assumed: list[dict[str, Any]]
+
+
+@pytest.fixture
+def two_accounts() -> Iterator[TwoAccounts]:
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        versions = deploy(session, FUNCTION_ENV | CROSS_ACCOUNT)
+        # moto switches account on the credentials AssumeRole hands out (moto's "Multi-Account support").
+        credentials = session.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{PIPELINES_ACCOUNT}:role/test-admin", RoleSessionName="test-setup"
+        )["Credentials"]
+        pipelines = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+        # Bucket names are global: the pipeline account's artifact store takes the name the trigger account's had.
+        session.client("s3").delete_bucket(Bucket=f"{PIPELINE}-artifacts")
+        create_s3_source_pipeline(
+            codepipeline=pipelines.client("codepipeline"),
+            iam=pipelines.client("iam"),
+            s3=pipelines.client("s3"),
+            name=PIPELINE,
+            source_bucket=BUCKET,
+            object_key=KEY,
+        )
+        assumed: list[dict[str, Any]] = []
+        session.events.register("provide-client-params.sts.AssumeRole", lambda params, **_: assumed.append(params))
+        own = FakeCodePipeline.over(session.client("codepipeline"))
+        trigger_account = Deployed(session, session.client("s3"), own, versions)
+        yield TwoAccounts(trigger_account, pipelines.client("codepipeline"), assumed)
+
+
+def executions(codepipeline: Any) -> list[str]:
+    summaries = codepipeline.list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"]
+    return [summary["pipelineExecutionId"] for summary in summaries]
+
+
+def test_a_route_with_a_pipeline_account_starts_there_through_the_starter_role(two_accounts: TwoAccounts) -> None:
+    deployed = two_accounts.deployed
+
+    # WHEN make start runs with the caller's own credentials, assuming the role as it would against AWS
+    code, out, err = start(deployed, args())
+
+    # THEN it assumed the role the function's environment names, as a person's session
+    assert code == start_pipeline.EXIT_OK, err
+    assert two_accounts.assumed == [{"RoleArn": STARTER, "RoleSessionName": "s3-pipeline-trigger-make-start"}]
+    # AND the execution is in the pipeline account, none in the trigger account
+    execution_id = out.split("pipelineExecutionId: ")[1].strip()
+    assert executions(two_accounts.pipelines) == [execution_id]
+    assert deployed.codepipeline.requests == []
+    assert executions(deployed.session.client("codepipeline")) == []
+    assert f"StartPipelineExecution for pipeline {PIPELINE} in account {PIPELINES_ACCOUNT}, as {STARTER}:" in out
+
+
+def test_the_pipeline_accounts_start_is_the_functions_request_pinned_to_the_version(
+    two_accounts: TwoAccounts,
+) -> None:
+    deployed, newest = two_accounts.deployed, two_accounts.deployed.versions[-1]
+    # The exact request as the pipeline account receives it (moto keeps no sourceRevisions).
+    recorders: dict[str, FakeCodePipeline] = {}
+
+    def assume(role_arn: str) -> FakeCodePipeline:
+        real = start_pipeline.assumed_codepipeline(deployed.session, role_arn, None)
+        recorders[role_arn] = FakeCodePipeline.over(real)
+        return recorders[role_arn]
+
+    code, _, err = start(deployed, args(), assume=assume)
+
+    assert code == start_pipeline.EXIT_OK, err
+    (sent,) = recorders[STARTER].requests
+    assert [sent] == functions_own_requests(FUNCTION_ENV | CROSS_ACCOUNT, KEY, newest)
+    assert sent["sourceRevisions"] == [
+        {"actionName": "Source", "revisionType": "S3_OBJECT_VERSION_ID", "revisionValue": newest}
+    ]
+    upload = S3ObjectCreated("any-event", BUCKET, KEY, newest, None, None, None, None)
+    assert sent["clientRequestToken"] == request_token(PIPELINE, upload)
+    # The function would assume the same role for the same object.
+    event = load_event("put-object.json")
+    event["detail"]["object"].update({"key": KEY, "version-id": newest})
+    decision = decide(event, load_settings(FUNCTION_ENV | CROSS_ACCOUNT))
+    assert isinstance(decision, Start)
+    assert [request.role_arn for request in decision.requests] == [STARTER]
+    assert executions(two_accounts.pipelines) == [recorders[STARTER].started()[0].execution_id]
+
+
+def test_a_dry_run_names_the_account_and_role_and_assumes_nothing(two_accounts: TwoAccounts) -> None:
+    code, out, err = start(two_accounts.deployed, args(dry_run=True))
+
+    assert code == start_pipeline.EXIT_OK, err
+    assert f"StartPipelineExecution for pipeline {PIPELINE} in account {PIPELINES_ACCOUNT}, as {STARTER}:" in out
+    assert "Dry run: not sent." in out
+    assert two_accounts.assumed == []
+    assert executions(two_accounts.pipelines) == []
+
+
+def test_a_refused_assume_role_starts_nothing_anywhere_and_says_what_is_needed(two_accounts: TwoAccounts) -> None:
+    deployed = two_accounts.deployed
+
+    def refused(role_arn: str) -> Any:
+        raise client_error("AccessDenied", 403, "AssumeRole", f"not authorized to perform sts:AssumeRole on {role_arn}")
+
+    code, _, err = start(deployed, args(), assume=refused)
+
+    assert code == start_pipeline.EXIT_START_FAILED
+    assert err.splitlines() == [
+        f"Not started: {PIPELINE}: AssumeRole {STARTER} failed (AccessDenied: not authorized to perform "
+        f"sts:AssumeRole on {STARTER}): your AWS identity needs sts:AssumeRole on that role, and the role's trust "
+        "policy must name your identity too (pipeline-account.yaml's names the function's role only)"
+    ]
+    assert deployed.codepipeline.requests == []
+    assert executions(two_accounts.pipelines) == []
+    assert executions(deployed.session.client("codepipeline")) == []

@@ -1,4 +1,5 @@
-"""A deployed trigger stack with its three queues on moto, and dead letters as AWS leaves them in each queue."""
+"""A deployed trigger stack with its three queues on moto (four with a central artifact bucket), and dead letters as
+AWS leaves them in each queue."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ MAX_RECEIVE_COUNT = 3
 # A move task's handle as SQS returns it.
 HANDLE = "eyJ0YXNrSWQiOiIxMjMifQ=="
 RULE_ARN = f"arn:aws:events:eu-west-1:123456789012:rule/{STACK}-TriggerRule"
+# A central artifact bucket: its account forwards to the stack's own bus, whose rule has its own dead-letter queue.
+SOURCE_ACCOUNT = "444455556666"
+CENTRAL_RULE_ARN = f"arn:aws:events:eu-west-1:123456789012:rule/{STACK}-artifacts/{STACK}-CentralBucketObjectCreated"
 
 
 def event(
@@ -53,10 +57,17 @@ def invocation_record(kept: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rule_attributes(code: str = "NO_PERMISSIONS") -> dict[str, Any]:
+def forwarded(event_id: str, version: str | None = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG") -> dict[str, Any]:
+    """An upload's event as the central bus receives it: EventBridge keeps the bucket's account on it."""
+    built = event(event_id, version)
+    built["account"] = SOURCE_ACCOUNT
+    return built
+
+
+def rule_attributes(code: str = "NO_PERMISSIONS", rule_arn: str = RULE_ARN) -> dict[str, Any]:
     """What EventBridge adds to every message it dead-letters (EventBridge user guide, "dead-letter queues")."""
     return {
-        "RULE_ARN": {"DataType": "String", "StringValue": RULE_ARN},
+        "RULE_ARN": {"DataType": "String", "StringValue": rule_arn},
         "TARGET_ARN": {"DataType": "String", "StringValue": f"arn:aws:sqs:eu-west-1:123456789012:{STACK}-TriggerQueue"},
         "ERROR_CODE": {"DataType": "String", "StringValue": code},
         "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Not authorized to send messages to the queue"},
@@ -67,10 +78,14 @@ def rule_attributes(code: str = "NO_PERMISSIONS") -> dict[str, Any]:
 class DeadLetterStack:
     """The stack's queues as the template wires them: the trigger queue's failures go to the failed-start queue."""
 
-    def __init__(self, session: boto3.Session, *, trigger_queue: bool = True) -> None:
-        self.versions = deploy(session, FUNCTION_ENV)
+    def __init__(self, session: boto3.Session, *, trigger_queue: bool = True, central: bool = False) -> None:
+        # With SourceBucketAccount the template gives the function the bucket's account (SOURCE_ACCOUNT).
+        self.versions = deploy(session, FUNCTION_ENV | ({"SOURCE_ACCOUNT": SOURCE_ACCOUNT} if central else {}))
         self.sqs = session.client("sqs")
         self.rule_dlq = self.sqs.create_queue(QueueName=f"{STACK}-RuleDeadLetterQueue")["QueueUrl"]
+        self.central_rule_dlq = (
+            self.sqs.create_queue(QueueName=f"{STACK}-CentralRuleDeadLetterQueue")["QueueUrl"] if central else None
+        )
         self.failed_start = self.sqs.create_queue(QueueName=f"{STACK}-FailedStartQueue")["QueueUrl"]
         failed_arn = self.arn(self.failed_start)
         policy = {"deadLetterTargetArn": failed_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
@@ -84,6 +99,8 @@ class DeadLetterStack:
         }
         if trigger_queue:
             outputs["TriggerQueueUrl"] = self.trigger
+        if self.central_rule_dlq:
+            outputs["CentralRuleDeadLetterQueueUrl"] = self.central_rule_dlq
         cloudformation = session.client("cloudformation")
         cloudformation.delete_stack(StackName=STACK)
         create_stack(session, outputs)
@@ -94,6 +111,15 @@ class DeadLetterStack:
     def undeliverable(self, kept: dict[str, Any]) -> None:
         """EventBridge could not put the event in the trigger queue: the rule DLQ keeps it."""
         self.sqs.send_message(QueueUrl=self.rule_dlq, MessageBody=json.dumps(kept), MessageAttributes=rule_attributes())
+
+    def undeliverable_from_the_central_bus(self, kept: dict[str, Any]) -> None:
+        """The central bus rule could not put the forwarded event in the trigger queue: its own DLQ keeps it."""
+        assert self.central_rule_dlq, "a stack deployed without SourceBucketAccount has no central rule DLQ"
+        self.sqs.send_message(
+            QueueUrl=self.central_rule_dlq,
+            MessageBody=json.dumps(kept),
+            MessageAttributes=rule_attributes("SDK_CLIENT_ERROR", CENTRAL_RULE_ARN),
+        )
 
     def failed_every_receive(self, kept: dict[str, Any]) -> None:
         """The function failed the event at each receive: SQS moves the trigger queue's message itself."""

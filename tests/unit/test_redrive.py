@@ -16,7 +16,15 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from ops import redrive
-from support.dead_letters import HANDLE, DeadLetterStack, MoveTasks, event, invocation_record, rule_attributes
+from support.dead_letters import (
+    HANDLE,
+    DeadLetterStack,
+    MoveTasks,
+    event,
+    forwarded,
+    invocation_record,
+    rule_attributes,
+)
 from support.deployed_stack import FUNCTION, STACK
 
 REGION = "eu-west-1"
@@ -59,8 +67,26 @@ def _main(session: Any, *argv: str, later: float = 0) -> Run:
     return Run(code, out.getvalue(), err.getvalue())
 
 
+@pytest.fixture
+def central(session: boto3.Session) -> DeadLetterStack:
+    """A stack deployed with SourceBucketAccount: the central bus rule has its own dead-letter queue."""
+    return DeadLetterStack(session, central=True)
+
+
 def _contents(stack: DeadLetterStack) -> dict[str, list[str]]:
-    return {url: stack.bodies(url) for url in (stack.rule_dlq, stack.failed_start, stack.trigger)}
+    queues = (stack.rule_dlq, stack.central_rule_dlq, stack.failed_start, stack.trigger)
+    return {url: stack.bodies(url) for url in queues if url}
+
+
+def _sqs_calls(session: boto3.Session) -> list[tuple[str, str]]:
+    """(operation, queue) of each SQS request the session makes, in order."""
+    calls: list[tuple[str, str]] = []
+
+    def keep(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params.get("QueueUrl", "").rsplit("/", 1)[-1]))
+
+    session.events.register("provide-client-params.sqs.*", keep)
+    return calls
 
 
 def test_reads_the_event_out_of_each_message_shape() -> None:
@@ -416,3 +442,109 @@ def test_no_move_task_starts_on_a_queue_it_did_not_look_through(session: boto3.S
     assert moves.started == []
     assert "failed-start: at least 1 message(s)" in run.out
     assert "no move task started: it stopped looking at 1 message(s) (--max-messages)" in run.out
+
+
+def test_the_dry_run_lists_the_central_rule_dlq_like_the_rule_dlq(
+    session: boto3.Session, central: DeadLetterStack
+) -> None:
+    # GIVEN v2 current; the central bus rule could not deliver a forwarded event of v2; one of v1 failed
+    v1, v2 = central.versions
+    central.undeliverable_from_the_central_bus(forwarded("e-1", v2))
+    central.failed_every_receive(forwarded("e-2", v1))
+    before = _contents(central)
+    moves = MoveTasks(session)
+
+    # WHEN
+    run = _main(session, later=LATER)
+
+    # THEN the central rule's queue has its own line and row, previewed as the function would decide today
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[1:4] == [
+        "rule-dlq: empty",
+        "central-rule-dlq: 1 message(s), oldest 2 h 5 min",
+        "failed-start: 1 message(s), oldest 2 h 5 min",
+    ]
+    (row,) = [line for line in lines[5:] if line.startswith("central-rule-dlq")]
+    assert f"2 h 5 min  my-website.zip@{v2}  SDK_CLIENT_ERROR Not authorized" in row
+    assert row.endswith("would start my-website-pipeline")
+    # AND nothing moved
+    assert _contents(central) == before
+    assert moves.started == []
+
+
+def test_apply_sends_the_central_rule_dlqs_events_unchanged_and_deletes_each_after_its_send(
+    session: boto3.Session, central: DeadLetterStack
+) -> None:
+    # GIVEN an event in each rule DLQ
+    undelivered, from_central = event("e-1", central.versions[1]), forwarded("e-2", central.versions[1])
+    central.undeliverable(undelivered)
+    central.undeliverable_from_the_central_bus(from_central)
+    calls = _sqs_calls(session)
+
+    # WHEN
+    run = _main(session, "--apply")
+
+    # THEN both events are in the trigger queue as EventBridge put them, and neither DLQ keeps them
+    assert run.code == 0, run.out + run.err
+    assert central.bodies(central.trigger) == sorted([json.dumps(undelivered), json.dumps(from_central)])
+    assert central.bodies(central.rule_dlq) == []
+    assert central.bodies(str(central.central_rule_dlq)) == []
+    assert run.out.splitlines()[0] == (
+        "Redrive to the trigger queue: rule-dlq and central-rule-dlq by send then delete, "
+        "failed-start by an SQS move task."
+    )
+    (row,) = [line for line in run.out.splitlines() if line.startswith("central-rule-dlq ")]
+    assert row.endswith("sent to the trigger queue, deleted")
+    # AND the central queue's message was deleted only after its send to the trigger queue
+    central_queue = str(central.central_rule_dlq).rsplit("/", 1)[-1]
+    redrive_calls = [call for call in calls if call[0] in {"SendMessage", "DeleteMessage"}]
+    assert redrive_calls[-2:] == [
+        ("SendMessage", f"{STACK}-TriggerQueue"),
+        ("DeleteMessage", central_queue),
+    ]
+
+
+def test_a_failed_send_keeps_the_central_rule_dlqs_message(session: boto3.Session, central: DeadLetterStack) -> None:
+    central.undeliverable_from_the_central_bus(forwarded("e-1"))
+    before = _contents(central)
+    calls = _sqs_calls(session)
+
+    run = _main(session, "--apply", "--trigger-queue-url", URL + "gone")
+
+    assert run.code == 1
+    assert _contents(central) == before
+    (row,) = [line for line in run.out.splitlines() if line.startswith("central-rule-dlq ")]
+    assert "kept: send failed: SendMessage: AWS.SimpleQueueService.NonExistentQueue" in row
+    assert "DeleteMessage" not in [operation for operation, _ in calls]
+
+
+def test_empty_queues_of_a_central_bucket_stack_are_nothing_to_redrive(
+    session: boto3.Session, central: DeadLetterStack
+) -> None:
+    for mode in ([], ["--apply"]):
+        run = _main(session, *mode)
+
+        assert run.code == 0
+        assert run.out.splitlines()[1:] == [
+            "rule-dlq: empty",
+            "central-rule-dlq: empty",
+            "failed-start: empty",
+            "Nothing to redrive: the 3 queues are empty.",
+        ]
+
+
+def test_the_central_rule_dlq_can_be_named_without_a_stack(session: boto3.Session, central: DeadLetterStack) -> None:
+    central.undeliverable_from_the_central_bus(forwarded("e-1"))
+    session.client("cloudformation").delete_stack(StackName=STACK)
+    urls = {
+        "--rule-dlq-url": central.rule_dlq,
+        "--central-rule-dlq-url": str(central.central_rule_dlq),
+        "--failed-start-url": central.failed_start,
+        "--trigger-queue-url": central.trigger,
+    }
+
+    run = _main(session, "--apply", *(item for pair in urls.items() for item in pair))
+
+    assert run.code == 0, run.out + run.err
+    assert central.bodies(central.trigger) == [json.dumps(forwarded("e-1"))]
