@@ -277,8 +277,9 @@ class TestSourceAccountStack:
 
 
 class TestPipelineAccountStack:
-    def role(self) -> dict[str, Any]:
-        resources = deployed(transformed(PIPELINE_ACCOUNT_TEMPLATE), PIPELINE_PARAMETERS)["Resources"]
+    def role(self, **parameters: str) -> dict[str, Any]:
+        values = PIPELINE_PARAMETERS | parameters
+        resources = deployed(transformed(PIPELINE_ACCOUNT_TEMPLATE), values)["Resources"]
         role: dict[str, Any] = resources["PipelineStarterRole"]["Properties"]
         return role
 
@@ -288,6 +289,16 @@ class TestPipelineAccountStack:
         assert role["RoleName"] == "s3-pipeline-trigger-starter"
         assert role["AssumeRolePolicyDocument"]["Statement"] == [
             {"Effect": "Allow", "Principal": {"AWS": FUNCTION_ROLE}, "Action": "sts:AssumeRole"}
+        ]
+
+    def test_named_operators_may_assume_it_too_and_no_one_else(self) -> None:
+        operator = "arn:aws:iam::777788889999:role/release-managers"
+
+        statements = self.role(OperatorRoleArns=operator)["AssumeRolePolicyDocument"]["Statement"]
+
+        assert statements == [
+            {"Effect": "Allow", "Principal": {"AWS": FUNCTION_ROLE}, "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"AWS": [operator]}, "Action": "sts:AssumeRole"},
         ]
 
     @pytest.mark.parametrize("pipeline", ["site-pipeline", "api-pipeline"])
