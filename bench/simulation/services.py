@@ -23,6 +23,7 @@ from bench.simulation.kernel import Kernel
 
 from local.aws_models.codepipeline import FakeCodePipeline, Pipeline, client_error
 from local.aws_models.s3 import FakeS3
+from local.lambda_context import LocalLambdaContext
 from trigger_fn.clients import AwsClients
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.settings import Settings
@@ -152,24 +153,6 @@ class TimedS3:
         )
 
 
-class VirtualContext:
-    """Lambda's context object, its deadline in virtual time."""
-
-    def __init__(self, kernel: Kernel, request_id: str, timeout_s: float, memory_mb: int) -> None:
-        self.function_name = "s3-pipeline-trigger-trigger"
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "2026/11/20/[$LATEST]0123456789abcdef0123456789abcdef"
-        self.kernel = kernel
-        self.deadline = kernel.now() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - self.kernel.now()) * 1000))
-
-
 @dataclass
 class World:
     """One run's AWS: the models, their timed fronts, the function's clients and the journal."""
@@ -256,7 +239,13 @@ def invoke(
     actor = kernel.retag(f"invocation-{invocations.count}")
     if cold:
         kernel.wait(world.service.init_s)
-    context = VirtualContext(kernel, f"request-{invocations.count}", world.service.timeout_s, world.service.memory_mb)
+    context = LocalLambdaContext(
+        request_id=f"request-{invocations.count}",
+        region="us-east-1",
+        memory_mb=world.service.memory_mb,
+        timeout_s=world.service.timeout_s,
+        clock=kernel.now,
+    )
     try:
         kernel.wait(world.service.invoke_overhead_s + world.service.record_overhead_s * records)
         result = handler.lambda_handler(event, context, clients=clients or world.clients)
