@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ops.start import CannotStart, deployed_function, settings_of
 from trigger_fn.decisions import CurrentVersion, Ignore, Start, decide, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MalformedEventError
-from trigger_fn.settings import Settings, SettingsError, load_settings
+from trigger_fn.settings import Settings
 
 # (bucket, key) -> the key's current version; raises VersionCheckFailed when S3 cannot say.
 CurrentVersionOf = Callable[[str, str], CurrentVersion]
@@ -30,13 +31,11 @@ class PreviewUnavailable(Exception):
 
 
 def function_settings(lambda_client: Any, function_name: str) -> Settings:
-    """The deployed function's settings, from its own environment; PreviewUnavailable when they are invalid."""
-    configuration = lambda_client.get_function_configuration(FunctionName=function_name)
-    environment = configuration.get("Environment", {}).get("Variables", {})
+    """The deployed function's settings, read as `make start` reads them; PreviewUnavailable when invalid."""
     try:
-        return load_settings(environment)
-    except SettingsError as error:
-        raise PreviewUnavailable(f"function {function_name!r} has invalid settings: {error}") from error
+        return settings_of(deployed_function(lambda_client, function_name))
+    except CannotStart as error:
+        raise PreviewUnavailable(str(error)) from error
 
 
 def s3_current_versions(s3: Any) -> CurrentVersionOf:
