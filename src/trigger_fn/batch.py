@@ -73,7 +73,7 @@ def handle_batch(
     for position, record in enumerate(event["Records"]):
         message_id = str(record.get("messageId") or "")
         with _record_logs(message_id):
-            decision = _read(record, settings)
+            decision = _read(record, message_id, settings)
             if decision is None:
                 failed.append(message_id)
             elif isinstance(decision, Ignore):
@@ -101,7 +101,7 @@ def handle_batch(
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
-def _read(record: dict[str, Any], settings: Settings) -> Ignore | Start | None:
+def _read(record: dict[str, Any], message_id: str, settings: Settings) -> Ignore | Start | None:
     """The record's decision; None when its body is no event (logged and counted as malformed)."""
     body = record.get("body")
     try:
@@ -111,7 +111,7 @@ def _read(record: dict[str, Any], settings: Settings) -> Ignore | Start | None:
     if not isinstance(event, dict):
         logger.error("Rejected malformed event", extra={"field": "body", "problem": "is not a JSON object"})
         metrics.add_metric(name="EventsMalformed", unit=MetricUnit.Count, value=1)
-        _settled(str(record.get("messageId") or ""), "failed", "malformed")
+        _settled(message_id, "failed", "malformed")
         return None
     payload = event.get("requestPayload")
     if isinstance(event.get("requestContext"), dict) and isinstance(payload, dict):
@@ -121,7 +121,7 @@ def _read(record: dict[str, Any], settings: Settings) -> Ignore | Start | None:
     try:
         return read_decision(event, settings)
     except MalformedEventError:
-        _settled(str(record.get("messageId") or ""), "failed", "malformed")
+        _settled(message_id, "failed", "malformed")
         return None
 
 
