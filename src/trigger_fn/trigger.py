@@ -21,7 +21,7 @@ from trigger_fn.decisions import Ignore, Start, StartRequest, decide, needs_hist
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.observability import logger, metrics
 from trigger_fn.pipeline_client import LookupFailed, StartFailed, find_execution_of_version, start_execution
-from trigger_fn.retries import TRANSIENT_ERROR_CODES
+from trigger_fn.retries import classify
 from trigger_fn.s3_event import MalformedEventError, S3ObjectCreated
 from trigger_fn.settings import Settings
 
@@ -253,13 +253,9 @@ def _pipeline_client(clients: AwsClients, request: StartRequest) -> Any:
     try:
         return clients.codepipeline_as(request.role_arn)
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        code, _, transient = classify(error)
         raise StartFailed(
-            request.pipeline,
-            code,
-            f"AssumeRole {request.role_arn} failed: {error}",
-            transient=code in TRANSIENT_ERROR_CODES,
-            attempts=1,
+            request.pipeline, code, f"AssumeRole {request.role_arn} failed: {error}", transient=transient, attempts=1
         ) from error
 
 
