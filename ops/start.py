@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
-from trigger_fn.decisions import StartRequest, plan_starts_with_accounts, rollback_token, stale_reason
+from trigger_fn.decisions import StartRequest, plan_starts, rollback_token, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
 from trigger_fn.retries import RetryPolicy
@@ -138,10 +138,7 @@ def rollback_warning(s3: Any, upload: S3ObjectCreated) -> str | None:
 
 def start_requests(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
     """The requests the function would send for this object: its routes, its revisions, its tokens, its roles."""
-    requests = tuple(
-        request._replace(role_arn=settings.starter_role_in(account))
-        for request, account in plan_starts_with_accounts(settings.routes, upload)
-    )
+    requests = plan_starts(settings, upload)
     if not requests:
         patterns = ", ".join(sorted({route.key for route in settings.routes}))
         raise CannotStart(f"key {upload.key!r} matches no route of the function (routes: {patterns})")

@@ -81,32 +81,23 @@ def decide(event: Any, settings: Settings) -> Decision:
     if envelope.bucket is not None and envelope.bucket != settings.source_bucket:
         return Ignore("other_bucket", f"bucket {envelope.bucket!r} is not the source bucket {settings.source_bucket!r}")
     upload = read_object_created(event)
-    requests = tuple(
-        request._replace(role_arn=settings.starter_role_in(account))
-        for request, account in plan_starts_with_accounts(settings.routes, upload)
-    )
+    requests = plan_starts(settings, upload)
     if not requests:
         return Ignore("no_matching_route", f"key {upload.key!r} matches no route")
     return Start(upload=upload, requests=requests)
 
 
-def plan_starts(routes: tuple[Route, ...], upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
-    """Every StartPipelineExecution this upload calls for, exactly as sent; empty when no route matches.
+def plan_starts(settings: Settings, upload: S3ObjectCreated) -> tuple[StartRequest, ...]:
+    """Every StartPipelineExecution this upload calls for, exactly as sent, each with the role it is sent as (a
+    pipeline of another account: its starter role); empty when no route matches.
 
     The function and `make start` both plan with this, so a manual start repeats the function's requests.
     """
-    return tuple(request for request, _ in plan_starts_with_accounts(routes, upload))
-
-
-def plan_starts_with_accounts(
-    routes: tuple[Route, ...], upload: S3ObjectCreated
-) -> tuple[tuple[StartRequest, str | None], ...]:
-    """plan_starts, each request with the account of its pipeline (None: the function's own)."""
-    matching = matching_routes(routes, upload.key)
+    matching = matching_routes(settings.routes, upload.key)
     # One start per pipeline and account: the first matching route for it wins (one token, one request).
     first_per_pipeline = {(route.pipeline, route.pipeline_account): route for route in reversed(matching)}
     return tuple(
-        (start_request(route, upload), route.pipeline_account)
+        start_request(route, upload)._replace(role_arn=settings.starter_role_in(route.pipeline_account))
         for route in matching
         if first_per_pipeline[(route.pipeline, route.pipeline_account)] is route
     )
