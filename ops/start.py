@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
+from trigger_fn.clients import assumed_client
 from trigger_fn.decisions import StartRequest, plan_starts, rollback_token, stale_reason
 from trigger_fn.object_versions import VersionCheckFailed, current_version
 from trigger_fn.pipeline_client import StartFailed, start_execution
@@ -162,17 +163,14 @@ def codepipeline_endpoint(own_environment: Mapping[str, str], function: Deployed
 
 def assumed_codepipeline(session: Any, role_arn: str, endpoint: str | None) -> Any:
     """A CodePipeline client of the pipeline's account: the starter role, assumed with the caller's credentials."""
-    credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=STARTER_SESSION_NAME)[
-        "Credentials"
-    ]
-    return session.client(
-        "codepipeline",
+    return assumed_client(
+        role_arn,
+        session.client("sts"),
+        session_name=STARTER_SESSION_NAME,
+        make_client=session.client,
         endpoint_url=endpoint,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
         config=_CODEPIPELINE_CONFIG,
-    )
+    ).client
 
 
 def _assume_role_problem(error: ClientError | BotoCoreError, role_arn: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -82,15 +82,27 @@ class AwsClients:
         return cached.client
 
 
-def assumed_client(role_arn: str, sts: STSClient) -> AssumedClient:
-    """A CodePipeline client acting as `role_arn` until shortly before its credentials expire."""
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
-    client: CodePipelineClient = boto3.client(
+def assumed_client(
+    role_arn: str,
+    sts: STSClient,
+    *,
+    session_name: str = SESSION_NAME,
+    make_client: Callable[..., Any] = boto3.client,
+    endpoint_url: str | None = None,
+    config: Config = _CLIENT_CONFIG,
+) -> AssumedClient:
+    """A CodePipeline client acting as `role_arn` until shortly before its credentials expire.
+
+    `make start` makes its own the same way, from the caller's session and with its own session name.
+    """
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    client: CodePipelineClient = make_client(
         "codepipeline",
+        endpoint_url=endpoint_url,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
-        config=_CLIENT_CONFIG,
+        config=config,
     )
     return AssumedClient(client, credentials["Expiration"].timestamp())
 
