@@ -177,7 +177,8 @@ def _assume_role_problem(error: ClientError | BotoCoreError, role_arn: str) -> s
     text = _error_text(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
     return (
         f"AssumeRole {role_arn} failed ({text}): your AWS identity needs sts:AssumeRole on that role, and the "
-        "role's trust policy must name your identity too (pipeline-account.yaml's names the function's role only)"
+        "role's trust policy must name your identity too (pipeline-account.yaml's names the function's role, "
+        "and yours once its OperatorRoleArns lists it)"
     )
 
 

@@ -684,7 +684,8 @@ def test_a_refused_assume_role_starts_nothing_anywhere_and_says_what_is_needed(t
     assert err.splitlines() == [
         f"Not started: {PIPELINE}: AssumeRole {STARTER} failed (AccessDenied: not authorized to perform "
         f"sts:AssumeRole on {STARTER}): your AWS identity needs sts:AssumeRole on that role, and the role's trust "
-        "policy must name your identity too (pipeline-account.yaml's names the function's role only)"
+        "policy must name your identity too (pipeline-account.yaml's names the function's role, and yours once its "
+        "OperatorRoleArns lists it)"
     ]
     assert deployed.codepipeline.requests == []
     assert executions(two_accounts.pipelines) == []
