@@ -1,4 +1,4 @@
-"""The README is true: what it shows a command printing is what the command prints, and what it names exists."""
+"""The guide is true: what README.md and docs/ show a command printing is what it prints, and what they name exists."""
 
 from __future__ import annotations
 
@@ -25,10 +25,26 @@ from support.console_account import CONSOLE, REGION, build_console_account, read
 from support.dead_letters import DeadLetterStack, MoveTasks, event
 from support.deployed_stack import create_stack, deploy_alarms
 from support.environment import ROOT
-from support.readme import EVENT_ROWS, README, shown_run, trimmed_line_pattern
+from support.readme import (
+    EVENT_ROWS,
+    PAGES,
+    README,
+    heading_anchors,
+    page,
+    relative_links,
+    shown_run,
+    trimmed_line_pattern,
+)
 from trigger_fn.settings import load_settings
 
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
+# The pages that hold what the README links to: the local runs, the operator tools, migration, routes, central bucket.
+LOCAL = page("docs/local.md")
+OPERATIONS = page("docs/operations.md")
+MIGRATION = page("docs/migration.md")
+ROUTES = page("docs/routes.md")
+CENTRAL_BUCKET = page("docs/central-bucket.md")
+README_MAX_LINES = 300
 
 
 def _invoke(event_file: str) -> subprocess.CompletedProcess[str]:
@@ -44,12 +60,12 @@ def _invoke(event_file: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_make_invoke_prints_the_result_the_readme_shows() -> None:
+def test_make_invoke_prints_the_result_the_guide_shows() -> None:
     result = _invoke("events/put-object.json")
 
     assert result.returncode == 0, result.stderr
     last_line = result.stdout.strip().splitlines()[-1]
-    assert f"```json\n{last_line}\n```" in README
+    assert f"```json\n{last_line}\n```" in LOCAL
 
 
 def test_make_invoke_without_a_container_engine_runs_in_process_and_says_why() -> None:
@@ -70,11 +86,11 @@ def test_make_invoke_without_a_container_engine_runs_in_process_and_says_why() -
         "make invoke: in-process, as SAM's emulator cannot run here "
         "(no container engine: `docker info` does not answer (make engine starts one on Debian as root))"
     )
-    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in README
+    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in LOCAL
 
 
 @pytest.mark.parametrize(("event_file", "described"), EVENT_ROWS, ids=[row[0] for row in EVENT_ROWS])
-def test_each_sample_event_does_what_the_readme_table_says(event_file: str, described: str) -> None:
+def test_each_sample_event_does_what_the_table_says(event_file: str, described: str) -> None:
     result = _invoke(f"events/{event_file}")
     output = json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -104,18 +120,21 @@ def test_the_event_table_covers_every_sample_event() -> None:
     assert {row[0] for row in EVENT_ROWS} == shipped
 
 
-def test_every_make_target_the_readme_uses_exists() -> None:
-    used = set(re.findall(r"\bmake ([a-z][a-z-]+)", README))
+@pytest.mark.parametrize("name", PAGES)
+def test_every_make_target_a_page_uses_exists(name: str) -> None:
+    # make as code: inline (`make x`), a code line, or a shown run ($ make x); prose may say "make" too.
+    used = set(re.findall(r"(?:`|^|\$ )make ([a-z][a-z-]+)", page(name), flags=re.MULTILINE))
     defined = set(re.findall(r"^([a-z][a-z-]+):", MAKEFILE, flags=re.MULTILINE))
 
     assert used <= defined, used - defined
 
 
-def test_every_file_the_readme_names_exists() -> None:
-    named = set(re.findall(r"`((?:events|local|ops|docs|bench|src|tests)/[\w./-]*)`", README))
+def test_every_file_a_page_names_exists() -> None:
+    pattern = r"`((?:events|local|ops|docs|bench|src|tests)/[\w./-]*)`"
+    named = {(name, path) for name, text in PAGES.items() for path in re.findall(pattern, text)}
 
     assert named
-    missing = [path for path in named if not (ROOT / path.rstrip("/")).exists()]
+    missing = [(name, path) for name, path in named if not (ROOT / path.rstrip("/")).exists()]
     assert not missing
 
 
@@ -124,7 +143,7 @@ def test_every_file_the_readme_names_exists() -> None:
     [("make migrate", []), (f"make migrate PIPELINE={CONSOLE}", ["--pipeline", CONSOLE])],
     ids=["scan", "plan"],
 )
-def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) -> None:
+def test_make_migrate_prints_what_the_migration_page_shows(shown: str, argv: list[str]) -> None:
     # The account the README describes, built afresh; nothing in either output is random, so nothing is masked.
     with mock_aws():
         session = boto3.Session(region_name=REGION)
@@ -135,10 +154,10 @@ def test_make_migrate_prints_what_the_readme_shows(shown: str, argv: list[str]) 
         code = migrate.run(migrate.parser().parse_args(argv), account, out, err)
 
     assert code == 0, err.getvalue()
-    assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in README
+    assert f"```text\n$ {shown}\n{out.getvalue()}```\n" in MIGRATION
 
 
-def test_make_check_alarms_prints_what_the_readme_shows() -> None:
+def test_make_check_alarms_prints_what_the_operations_page_shows() -> None:
     # The stack the README deploys, with AlarmEmail set and its subscription confirmed; samconfig.toml names it.
     with mock_aws():
         session = boto3.Session(region_name=REGION)
@@ -147,11 +166,11 @@ def test_make_check_alarms_prints_what_the_readme_shows() -> None:
         code = check_alarms.main([], environ={"AWS_DEFAULT_REGION": REGION}, out=out, err=err)
 
     assert code == 0, err.getvalue()
-    assert f"```text\n$ make check-alarms\n{out.getvalue()}```\n" in README
+    assert f"```text\n$ make check-alarms\n{out.getvalue()}```\n" in OPERATIONS
 
 
 @pytest.mark.parametrize("shown", ["make redrive", "make redrive ARGS=--apply"], ids=["dry-run", "apply"])
-def test_make_redrive_prints_what_the_readme_shows(shown: str) -> None:
+def test_make_redrive_prints_what_the_operations_page_shows(shown: str) -> None:
     # The README's stack two hours after three events were kept: v2 is current, v1 was superseded, one old record.
     with mock_aws():
         session = boto3.Session(region_name=REGION)
@@ -174,33 +193,55 @@ def test_make_redrive_prints_what_the_readme_shows(shown: str) -> None:
 
     assert code == 0, err.getvalue()
     printed = out.getvalue().splitlines()
-    lines = shown_run(shown)
+    lines = shown_run(shown, "docs/operations.md")
     assert len(printed) == len(lines)
     # Message and version ids are moto's random ones: the README trims them.
     for line, real in zip(lines, printed, strict=True):
         assert trimmed_line_pattern(line).fullmatch(real), (line, real)
 
 
-def test_no_placeholder_is_left() -> None:
-    assert not re.search(r"\b[A-Z_]+_SECTION\b|PERF_TABLE|TODO", README)
+@pytest.mark.parametrize("name", PAGES)
+def test_no_placeholder_is_left(name: str) -> None:
+    assert not re.search(r"\b[A-Z_]+_SECTION\b|PERF_TABLE|TODO", page(name))
+
+
+def test_the_readme_is_read_in_ten_minutes() -> None:
+    assert len(README.splitlines()) <= README_MAX_LINES
 
 
 def test_sections_come_in_the_order_a_user_needs_them() -> None:
     headings = re.findall(r"^## (.+)$", README, flags=re.MULTILINE)
-    wanted = [
-        "How it works",
+
+    assert headings == [
+        "What it is",
         "Quick start (no AWS account needed)",
         "Deploy to AWS",
-        "Try it locally with your events",
-        "Upload a release",
+        "Upload a release and watch it",
         "Logs and metrics",
-        "Operations",
-        "Remove the stack",
         "Troubleshooting",
-        "Limits and costs",
+        "Remove the stack",
+        "Everything else",
     ]
 
-    assert [heading for heading in headings if heading in wanted] == wanted
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_link_points_to_an_existing_file_and_heading(name: str) -> None:
+    broken = [link for link in relative_links(page(name)) if not _resolves(name, link)]
+
+    assert not broken
+
+
+def _resolves(name: str, link: str) -> bool:
+    """A link from page NAME reaches a file, and the heading its #anchor names on that file."""
+    target, _, anchor = link.partition("#")
+    path = (ROOT / name).parent / target if target else ROOT / name
+    return path.exists() and (not anchor or anchor in heading_anchors(path.read_text(encoding="utf-8")))
+
+
+def test_the_readme_links_every_docs_page() -> None:
+    linked = {link.partition("#")[0] for link in relative_links(README)}
+
+    assert {name for name in PAGES if name.startswith("docs/")} <= linked
 
 
 def test_removal_says_what_sam_delete_keeps() -> None:
@@ -212,7 +253,7 @@ def test_removal_says_what_sam_delete_keeps() -> None:
 
 
 def test_the_routes_example_in_samconfig_reads_as_sam_reads_it(tmp_path: Path) -> None:
-    example = README.split("\n```toml\n[prod.deploy.parameters]\n", 1)[1].split("```", 1)[0]
+    example = ROUTES.split("\n```toml\n[prod.deploy.parameters]\n", 1)[1].split("```", 1)[0]
     samconfig = tmp_path / "samconfig.toml"
     samconfig.write_text("[prod.deploy.parameters]\n" + example, encoding="utf-8")
 
@@ -235,9 +276,9 @@ def test_the_routes_example_in_samconfig_reads_as_sam_reads_it(tmp_path: Path) -
     assert len(settings.routes) == 3
 
 
-def test_make_cross_account_policies_prints_what_the_readme_shows() -> None:
+def test_make_cross_account_policies_prints_what_the_central_bucket_page_shows() -> None:
     # The command exactly as shown, through make (-n: the line make would run), then that line's program run here.
-    (command,) = [line[2:] for line in README.splitlines() if line.startswith("$ make cross-account-policies ")]
+    (command,) = [line[2:] for line in CENTRAL_BUCKET.splitlines() if line.startswith("$ make cross-account-policies ")]
     planned = subprocess.run(
         ["make", "-n", "--no-print-directory", *shlex.split(command)[1:]],
         cwd=ROOT,
@@ -252,12 +293,12 @@ def test_make_cross_account_policies_prints_what_the_readme_shows() -> None:
         code = cross_account_policies.main(argv)
 
     assert code == 0
-    assert f"```text\n$ {command}\n{out.getvalue()}```\n" in README
+    assert f"```text\n$ {command}\n{out.getvalue()}```\n" in CENTRAL_BUCKET
 
 
-def test_the_central_bucket_routes_the_readme_shows_load() -> None:
-    # The trigger account's answers in the README's central bucket section, as the function reads them.
-    section = README.split("\n### Central artifact bucket\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+def test_the_central_bucket_routes_the_page_shows_load() -> None:
+    # The trigger account's answers in the page's deployment steps, as the function reads them.
+    section = CENTRAL_BUCKET.split("\n## Deploy it\n", 1)[1].split("\n## ", 1)[0]
     routes = re.search(r"# Routes=(\[.*\])$", section, flags=re.MULTILINE)
     assert routes is not None
     environ = {

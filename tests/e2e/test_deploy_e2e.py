@@ -33,6 +33,7 @@ from local.local_stack import (
 )
 from ops.deployer_policy import README_NAMES, Names, policy
 from support.environment import ROOT
+from support.readme import page
 
 pytestmark = pytest.mark.e2e
 
@@ -160,8 +161,8 @@ def first_deploy(project: Project) -> subprocess.CompletedProcess[str]:
 
 
 def guided_prompts_in_readme() -> list[tuple[str, str]]:
-    """(prompt, default) of each row of the README's table of guided questions."""
-    section = README.split("\n### What `make deploy` asks the first time\n", 1)[1].split("\n#", 1)[0]
+    """(prompt, default) of each row of the table of guided questions (docs/parameters.md)."""
+    section = page("docs/parameters.md").split("\n## What `make deploy` asks the first time\n", 1)[1].split("\n#", 1)[0]
     rows = re.findall(r"^\| `([^`]+)` \| ([^|]*) \|", section, flags=re.MULTILINE)
     # A default is shown as SAM prints it, in backticks; an empty one as a dash.
     return [(prompt, "" if cell.strip() == "—" else cell.strip().strip("`")) for prompt, cell in rows]

@@ -21,7 +21,7 @@ from local.stand_in_image import IMAGE, rapid_image_of
 from local.try_event import BUILD_DIR, EMULATOR_LINE, EMULATOR_LOG
 from support.environment import EVENTS, ROOT
 from support.events import load_event
-from support.readme import EVENT_ROWS, README, shown_run, trimmed_line_pattern
+from support.readme import EVENT_ROWS, README, page, shown_run, trimmed_line_pattern
 from support.sam_emulator import (
     BUILT_TEMPLATE,
     FUNCTION,
@@ -181,7 +181,7 @@ README_COMMAND = ".venv/bin/sam local invoke TriggerFunction -e events/put-objec
 
 def test_the_readme_shows_what_sam_local_invoke_prints(sam_local_ready: None) -> None:
     # WHEN the command is run exactly as the README shows it (samconfig.toml supplies skip_pull_image)
-    shown = shown_run(README_COMMAND)
+    shown = shown_run(README_COMMAND, "docs/local.md")
     result = sam_local_invoke(*shlex.split(README_COMMAND)[3:])
 
     # THEN the result is the one shown, and every shown line was printed, in that order (`…` trims a line)
@@ -231,7 +231,7 @@ def test_make_invoke_answers_from_sams_emulator_at_the_first_try_and_leaves_noth
     # THEN it says so, prints the function's log lines and the README's result, and stops what it started
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == EMULATOR_LINE
-    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in README
+    assert f"```json\n{result.stdout.strip().splitlines()[-1]}\n```" in page("docs/local.md")
     logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith('{"level"')]
     assert [(log["level"], log["message"], log["cold_start"]) for log in logs] == [
         ("INFO", "Dry run: not starting", True)
