@@ -1,4 +1,4 @@
-"""The pure decision: ignore (and why) or start with exact revisions and a token tied to the object version."""
+"""The pure plan: ignore (and why) or start with exact revisions and a token tied to the object version."""
 
 import json
 import re
