@@ -139,14 +139,13 @@ def run_in_process(inputs: CheckedInputs) -> int:
         print(f"make invoke: {problem}", file=sys.stderr)
         return EXIT_USAGE
 
-    from trigger_fn.object_versions import VersionCheckFailed
-    from trigger_fn.pipeline_client import LookupFailed, StartFailed
+    from trigger_fn.retries import AwsCallFailed
     from trigger_fn.s3_event import MalformedEventError
 
     try:
         with redirect_stdout(sys.stderr):
             result = handler(inputs.event, LocalLambdaContext())
-    except (MalformedEventError, StartFailed, LookupFailed, VersionCheckFailed) as error:
+    except (MalformedEventError, AwsCallFailed) as error:
         print(error_line(type(error).__name__, str(error)))
         return EXIT_FUNCTION_ERROR
     print(json.dumps(result, ensure_ascii=False))

@@ -1,9 +1,9 @@
-"""What a kept event would do if it reached the function now: the function's own decision, read-only.
+"""What a kept event would do if it reached the function now: the function's own plan, read-only.
 
 The routes and flags are the deployed function's (Lambda GetFunctionConfiguration, read by
-`trigger_fn.settings.load_settings`), the decision is `trigger_fn.decisions.decide`, and for a start
-guarded by latestOnly the key's current version comes from S3 HeadObject and is judged by
-`trigger_fn.decisions.stale_reason`, as the function judges it. Nothing is started or changed. Not
+`trigger_fn.settings.load_settings`), the plan is `trigger_fn.plan.plan`, and for a start the
+current-version check guards, the key's current version comes from S3 HeadObject and is judged by
+`trigger_fn.run.stale_reason`, as the function judges it. Nothing is started or changed. Not
 looked at: CodePipeline's execution history; a version that already ran is listed as "would start",
 and the function's idempotency token (or its history lookup) makes that start nothing new.
 """
@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ops.start import CannotStart, deployed_function, settings_of
-from trigger_fn.decisions import CurrentVersion, Ignore, Start, decide, stale_reason
-from trigger_fn.object_versions import VersionCheckFailed, current_version
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.object_versions import CurrentVersion, current_version
+from trigger_fn.plan import Ignore, Start, plan
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
+from trigger_fn.run import stale_reason
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import Settings
 
-# (bucket, key) -> the key's current version; raises VersionCheckFailed when S3 cannot say.
+# (bucket, key) -> the key's current version; raises AwsCallFailed when S3 cannot say.
 CurrentVersionOf = Callable[[str, str], CurrentVersion]
 
 _STALE_LABELS = {"object_deleted": "object deleted", "customer_key_encrypted": "ignored: customer_key_encrypted"}
@@ -53,7 +54,7 @@ def s3_current_versions(s3: Any) -> CurrentVersionOf:
 def preview(event: Any, settings: Settings, current_version_of: CurrentVersionOf) -> str:
     """One line: "would start P, Q", "superseded (V is current)", "object deleted", "ignored: reason", ..."""
     try:
-        decision = decide(event, settings)
+        decision = plan(event, settings)
     except MalformedEventError as error:
         # The function raises on it again: it comes back to the failed-start queue.
         return f"fails again: {error}"
@@ -68,12 +69,12 @@ def _start_preview(decision: Start, settings: Settings, current_version_of: Curr
         return f"logs the request for {', '.join(pipelines)} and starts nothing (DRY_RUN=true)"
     if not decision.pinned:
         return f"would start {', '.join(pipelines)} (no version id: the pipeline reads the newest object)"
-    guarded = [request.pipeline for request in decision.requests if request.latest_only]
+    guarded = [request.pipeline for request in decision.requests if request.guarded]
     stale = None
     if guarded:
         try:
             current = current_version_of(decision.upload.bucket, decision.upload.key)
-        except VersionCheckFailed as failure:
+        except AwsCallFailed as failure:
             return f"unknown: {failure}"
         stale = stale_reason(decision.upload, current)
     if stale is None:

@@ -1,10 +1,10 @@
 """Start the pipeline on one S3 object now, with exactly the request the deployed function would send.
 
 The routes come from the deployed function's own environment (Lambda GetFunctionConfiguration), the
-revisions and the idempotency token from the function's own code (trigger_fn.decisions). So a manual
+revisions and the idempotency token from the function's own code (trigger_fn.start_requests). So a manual
 start of the key's current version repeats the function's clientRequestToken, which CodePipeline uses to
 recognise a repeated request. A version that is not the current one is a rollback: it gets a token of its
-own (trigger_fn.decisions.rollback_token), so it starts a new execution even of a version built before.
+own (trigger_fn.tokens.rollback_token), so it starts a new execution even of a version built before.
 A route with `pipelineAccount` starts its pipeline in that account, as the function does: through the starter role
 the function's environment names (PIPELINE_STARTER_ROLE_NAME in that account), assumed with your own credentials.
 
@@ -37,12 +37,14 @@ from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
 from ops.stack import StackLocation, locate, stack_outputs
 from trigger_fn.clients import assumed_client
-from trigger_fn.decisions import StartRequest, plan_starts, rollback_token, stale_reason
-from trigger_fn.object_versions import VersionCheckFailed, current_version
-from trigger_fn.pipeline_client import StartFailed, start_execution
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.object_versions import current_version
+from trigger_fn.pipeline_client import start_execution
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
+from trigger_fn.run import stale_reason
 from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
 from trigger_fn.settings import Settings, SettingsError, load_settings
+from trigger_fn.start_requests import StartRequest, plan_starts
+from trigger_fn.tokens import rollback_token
 
 FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
 _CODEPIPELINE_ENDPOINT = "AWS_ENDPOINT_URL_CODEPIPELINE"
@@ -123,7 +125,7 @@ def rollback_warning(s3: Any, upload: S3ObjectCreated) -> str | None:
         return None
     try:
         current = current_version(s3, upload.bucket, upload.key, RetryPolicy())
-    except VersionCheckFailed as failure:
+    except AwsCallFailed as failure:
         raise CannotStart(str(failure)) from failure
     reason = stale_reason(upload, current)
     if reason is None:
@@ -239,12 +241,14 @@ def run(
             print("Dry run: not sent.", file=out)
             continue
         try:
-            execution_id = start_execution(starters.client_for(request.role_arn), request, RetryPolicy())
+            execution_id = start_execution(
+                starters.client_for(request.role_arn), request.as_api_params(), RetryPolicy()
+            )
         except (ClientError, BotoCoreError) as error:
             print(f"Not started: {request.pipeline}: {_assume_role_problem(error, str(request.role_arn))}", file=err)
             failed = True
             continue
-        except StartFailed as failure:
+        except AwsCallFailed as failure:
             print(f"Not started: {failure}", file=err)
             failed = True
             continue

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import boto3
 from botocore.config import Config
 
-from trigger_fn.retries import RetryPolicy, StartPacer
+from trigger_fn.pacing import StartPacer
+from trigger_fn.retries import RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient

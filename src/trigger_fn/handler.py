@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from trigger_fn.batch import handle_batch, is_queue_batch
+from trigger_fn.batch import handle_batch
 from trigger_fn.clients import AwsClients
 from trigger_fn.observability import logger, metrics, tracer
+from trigger_fn.queue_records import is_queue_batch
 from trigger_fn.settings import load_settings
 from trigger_fn.trigger import handle_event
 

@@ -8,12 +8,11 @@ encrypted with a customer-provided key (SSE-C), which no one may describe withou
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from trigger_fn.decisions import CurrentVersion
-from trigger_fn.retries import TRANSIENT_ERROR_CODES, CallFailed, RetryPolicy, call_with_retries
+from trigger_fn.retries import TRANSIENT_ERROR_CODES, RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,25 +25,12 @@ _ACCESS_DENIED = frozenset({"403", "AccessDenied"})
 _NEEDS_CUSTOMER_KEY = "400"
 
 
-class VersionCheckFailed(Exception):
-    """S3 could not say which version is current; nothing may start, the event must be kept."""
+class CurrentVersion(NamedTuple):
+    """What S3 says the key's current version is now; None: no current object (a delete marker, or gone)."""
 
-    def __init__(self, bucket: str, key: str, failure: CallFailed) -> None:
-        self.code = failure.code
-        self.transient = failure.transient
-        self.attempts = failure.attempts
-        where = f"s3://{bucket}/{key}"
-        if failure.code in _ACCESS_DENIED:
-            # Without s3:ListBucket for the key, S3 also answers 403 for a key that has no current object.
-            detail = (
-                f"AccessDenied: the function's role needs s3:GetObject on arn:aws:s3:::{bucket}/{key}, and "
-                f"s3:ListBucket on arn:aws:s3:::{bucket} with s3:prefix matching the key (else S3 answers 403, "
-                "not 404, when the key has no current object); a bucket policy may also deny it"
-            )
-        else:
-            kind = "transient" if failure.transient else "permanent"
-            detail = f"{failure.code} ({kind}, {failure.attempts} attempt(s)): {failure.message}"
-        super().__init__(f"HeadObject({where}) failed, so its current version is unknown: {detail}")
+    version_id: str | None
+    # S3 would not describe the object without its customer-provided key (SSE-C): no version is known.
+    needs_customer_key: bool = False
 
 
 def current_version(
@@ -54,6 +40,8 @@ def current_version(
     retry: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
 ) -> CurrentVersion:
+    """The key's current version; AwsCallFailed (operation HeadObject) when S3 cannot say."""
+
     def head() -> dict[str, Any] | CurrentVersion:
         try:
             return dict(client.head_object(Bucket=bucket, Key=key))
@@ -65,10 +53,26 @@ def current_version(
                 return CurrentVersion(version_id=None, needs_customer_key=True)
             raise
 
-    try:
-        response = call_with_retries(head, retry, remaining_s, S3_TRANSIENT_CODES)
-    except CallFailed as failure:
-        raise VersionCheckFailed(bucket, key, failure) from failure
+    def explain(code: str) -> str | None:
+        if code not in _ACCESS_DENIED:
+            return None
+        # Without s3:ListBucket for the key, S3 also answers 403 for a key that has no current object.
+        return (
+            f"AccessDenied: the function's role needs s3:GetObject on arn:aws:s3:::{bucket}/{key}, and "
+            f"s3:ListBucket on arn:aws:s3:::{bucket} with s3:prefix matching the key (else S3 answers 403, "
+            "not 404, when the key has no current object); a bucket policy may also deny it"
+        )
+
+    response = call_with_retries(
+        head,
+        retry,
+        "HeadObject",
+        f"s3://{bucket}/{key}",
+        remaining_s=remaining_s,
+        transient_codes=S3_TRANSIENT_CODES,
+        consequence="so its current version is unknown",
+        explain=explain,
+    )
     if isinstance(response, CurrentVersion):
         return response
     # An unversioned (or suspended) bucket's objects have the version id "null", or none at all.

@@ -1,23 +1,25 @@
 """CodePipeline adapter: StartPipelineExecution, and the lookup of an execution of one version.
 
-Both are retried within the invocation and their failures named. A repeated start is safe: every request
-carries the idempotency token of its pipeline and object version.
+Both are retried within the invocation; a failure is an AwsCallFailed naming the operation and the pipeline.
+A repeated start is safe: every request carries the idempotency token of its pipeline and object version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from trigger_fn.decisions import execution_of_version
-from trigger_fn.retries import TRANSIENT_ERROR_CODES, CallFailed, RetryPolicy, StartPacer, call_with_retries
+from trigger_fn.retries import TRANSIENT_ERROR_CODES, AwsCallFailed, RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import StartPipelineExecutionOutputTypeDef
 
-    from trigger_fn.decisions import StartRequest
+    from trigger_fn.pacing import StartPacer
 
+START = "StartPipelineExecution"
+LIST_EXECUTIONS = "ListPipelineExecutions"
 # The history looked at: pages of the newest executions, back to the upload, none older than the DLQs keep events.
 HISTORY_PAGE = 100
 HISTORY_MAX_AGE_S = 14 * 24 * 3600
@@ -31,37 +33,10 @@ START_TRANSIENT_CODES = TRANSIENT_ERROR_CODES | {
 }
 
 
-class StartFailed(Exception):
-    """StartPipelineExecution did not start an execution; the event must be kept."""
-
-    def __init__(self, pipeline: str, code: str, message: str, *, transient: bool, attempts: int) -> None:
-        self.pipeline = pipeline
-        self.code = code
-        self.transient = transient
-        self.attempts = attempts
-        kind = "transient" if transient else "permanent"
-        super().__init__(
-            f"StartPipelineExecution({pipeline}) failed with {code} ({kind}, {attempts} attempt(s)): {message}"
-        )
-
-
-class LookupFailed(Exception):
-    """ListPipelineExecutions failed: whether the version already ran is unknown, so nothing may start."""
-
-    def __init__(self, pipeline: str, failure: CallFailed) -> None:
-        self.pipeline = pipeline
-        self.code = failure.code
-        self.transient = failure.transient
-        kind = "transient" if failure.transient else "permanent"
-        super().__init__(
-            f"ListPipelineExecutions({pipeline}) failed with {failure.code} ({kind}, {failure.attempts} attempt(s)): "
-            f"{failure.message}"
-        )
-
-
 def find_execution_of_version(
     client: CodePipelineClient,
-    request: StartRequest,
+    pipeline: str,
+    source_action: str,
     version_id: str,
     retry: RetryPolicy,
     *,
@@ -70,11 +45,11 @@ def find_execution_of_version(
     remaining_s: Callable[[], float] | None = None,
     before_retry: Callable[[], None] | None = None,
 ) -> str | None:
-    """An execution of the pipeline whose S3 source revision is this version, or None.
+    """An execution of the pipeline whose S3 source revision (of `source_action`) is this version, or None.
 
     Reads the history newest first, page by page, until the executions are older than the upload (none of
     those can be of this version) or older than the dead-letter queues keep events. Runs out of the
-    invocation's time: LookupFailed (transient), as starting without knowing could run the version twice.
+    invocation's time: AwsCallFailed (transient), as starting without knowing could run the version twice.
     """
     oldest = now - HISTORY_MAX_AGE_S
     if uploaded_at is not None:
@@ -83,23 +58,25 @@ def find_execution_of_version(
     pages = 0
     while True:
         if pages and remaining_s is not None and remaining_s() < retry.reserve_s:
-            raise LookupFailed(
-                request.pipeline,
-                CallFailed(
-                    "OutOfTime",
-                    f"{pages} page(s) read, history not read back to the upload",
-                    transient=True,
-                    attempts=pages,
-                ),
-            )
-        response = _history_page(
-            client, request.pipeline, page_token, retry, remaining_s=remaining_s, before_retry=before_retry
+            message = f"{pages} page(s) read, history not read back to the upload"
+            raise AwsCallFailed(LIST_EXECUTIONS, pipeline, "OutOfTime", message, transient=True, attempts=pages)
+        params: dict[str, Any] = {"pipelineName": pipeline, "maxResults": HISTORY_PAGE}
+        if page_token:
+            params["nextToken"] = page_token
+        response: Any = call_with_retries(
+            partial(client.list_pipeline_executions, **params),
+            retry,
+            LIST_EXECUTIONS,
+            pipeline,
+            remaining_s=remaining_s,
+            transient_codes=START_TRANSIENT_CODES,
+            before_retry=before_retry,
         )
         pages += 1
         summaries: list[Any] = response.get("pipelineExecutionSummaries", [])
         found = execution_of_version(
             [s for s in summaries if "startTime" not in s or s["startTime"].timestamp() >= oldest],
-            request.source_action,
+            source_action,
             version_id,
         )
         page_token = response.get("nextToken")
@@ -108,63 +85,44 @@ def find_execution_of_version(
             return found
 
 
-def _history_page(
-    client: CodePipelineClient,
-    pipeline: str,
-    page_token: str | None,
-    retry: RetryPolicy,
-    *,
-    remaining_s: Callable[[], float] | None,
-    before_retry: Callable[[], None] | None,
-) -> Any:
-    def read() -> Any:
-        if page_token:
-            return client.list_pipeline_executions(pipelineName=pipeline, maxResults=HISTORY_PAGE, nextToken=page_token)
-        return client.list_pipeline_executions(pipelineName=pipeline, maxResults=HISTORY_PAGE)
-
-    try:
-        return call_with_retries(
-            read,
-            retry,
-            remaining_s,
-            START_TRANSIENT_CODES,
-            before_retry,
-        )
-    except CallFailed as failure:
-        raise LookupFailed(pipeline, failure) from failure
+def execution_of_version(summaries: list[dict[str, Any]], source_action: str, version_id: str) -> str | None:
+    """The id of the newest listed execution whose S3 source revision is this version, if any."""
+    for summary in summaries:
+        for revision in summary.get("sourceRevisions", []):
+            if revision.get("actionName") == source_action and revision.get("revisionId") == version_id:
+                return str(summary["pipelineExecutionId"])
+    return None
 
 
 def start_execution(
     client: CodePipelineClient,
-    request: StartRequest,
+    params: dict[str, Any],
     retry: RetryPolicy,
     remaining_s: Callable[[], float] | None = None,
     before_retry: Callable[[], None] | None = None,
     *,
     pacer: StartPacer | None = None,
 ) -> str:
-    """The new (or, for a repeated token, the earlier) execution id; StartFailed when none was started."""
+    """The new (or, for a repeated token, the earlier) execution id of the request `params` (as sent);
+    AwsCallFailed when none was started."""
+    pipeline = str(params["name"])
 
     def attempt() -> StartPipelineExecutionOutputTypeDef:
         if pacer is not None:
             pacer.wait()
-        return client.start_pipeline_execution(**request.as_api_params())
+        return client.start_pipeline_execution(**params)
 
-    try:
-        response = call_with_retries(
-            attempt,
-            retry,
-            remaining_s,
-            START_TRANSIENT_CODES,
-            before_retry,
-        )
-    except CallFailed as failure:
-        raise StartFailed(
-            request.pipeline, failure.code, failure.message, transient=failure.transient, attempts=failure.attempts
-        ) from failure
+    response = call_with_retries(
+        attempt,
+        retry,
+        START,
+        pipeline,
+        remaining_s=remaining_s,
+        transient_codes=START_TRANSIENT_CODES,
+        before_retry=before_retry,
+    )
     execution_id = response.get("pipelineExecutionId")
     if not execution_id:
-        raise StartFailed(
-            request.pipeline, "NoExecutionId", "response had no pipelineExecutionId", transient=True, attempts=1
-        )
+        message = "response had no pipelineExecutionId"
+        raise AwsCallFailed(START, pipeline, "NoExecutionId", message, transient=True, attempts=1)
     return execution_id

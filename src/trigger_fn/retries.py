@@ -33,15 +33,35 @@ TRANSIENT_ERROR_CODES = frozenset(
 CONNECTION_ERROR = "ConnectionError"
 
 
-class CallFailed(Exception):
-    """An AWS call did not succeed within the policy; `transient` says whether waiting could help."""
+class AwsCallFailed(Exception):
+    """An AWS call the event needs did not succeed; `transient` says whether waiting (a retry of the event) could help.
 
-    def __init__(self, code: str, message: str, *, transient: bool, attempts: int) -> None:
+    The one failure the function raises to keep an event: its class name is the errorType of the failed-start queue.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        target: str,
+        code: str,
+        message: str,
+        *,
+        transient: bool,
+        attempts: int,
+        consequence: str = "",
+        explanation: str | None = None,
+    ) -> None:
+        self.operation = operation
+        self.target = target
         self.code = code
         self.message = message
         self.transient = transient
         self.attempts = attempts
-        super().__init__(f"{code}: {message}")
+        kind = "transient" if transient else "permanent"
+        # What a person needs to fix it (an access denial), else the code, its kind and AWS's own words.
+        detail = explanation or f"{code} ({kind}, {attempts} attempt(s)): {message}"
+        where = f"{operation}({target}) failed"
+        super().__init__(f"{where}, {consequence}: {detail}" if consequence else f"{where} with {detail}")
 
 
 class RetryPolicy(NamedTuple):
@@ -56,52 +76,44 @@ class RetryPolicy(NamedTuple):
     clock: Callable[[], float] = time.monotonic
 
 
-class StartPacer:
-    """Spaces this execution environment's StartPipelineExecution attempts, retries included.
-
-    `interval_s` is MaxConcurrency / MaxStartsPerSecond: with at most MaxConcurrency environments taking
-    batches at once, the stack never sends more than MaxStartsPerSecond attempts a second, whatever CodePipeline
-    answers. 0 leaves the calls unpaced.
-    """
-
-    def __init__(self, interval_s: float, policy: RetryPolicy) -> None:
-        self.interval_s = interval_s
-        self.policy = policy
-        self._next_at: float | None = None
-
-    def wait(self) -> None:
-        if self.interval_s <= 0:
-            return
-        now = self.policy.clock()
-        if self._next_at is not None and self._next_at > now:
-            self.policy.sleep(self._next_at - now)
-            now = self._next_at
-        self._next_at = now + self.interval_s
-
-
 def call_with_retries[T](
     call: Callable[[], T],
     policy: RetryPolicy,
+    operation: str,
+    target: str,
+    *,
     remaining_s: Callable[[], float] | None = None,
     transient_codes: Collection[str] = TRANSIENT_ERROR_CODES,
     before_retry: Callable[[], None] | None = None,
+    consequence: str = "",
+    explain: Callable[[str], str | None] | None = None,
 ) -> T:
-    """The call's result, or CallFailed after bounded retries of transient errors (full jitter backoff).
+    """The call's result, or AwsCallFailed after bounded retries of transient errors (full jitter backoff).
 
     `before_retry` runs after each backoff, before the next attempt; whatever it raises ends the loop.
+    `consequence` and `explain` (by error code) word the failure for the person who reads it.
     """
     attempt = 0
     while True:
         attempt += 1
         try:
             return call()
-        except Exception as error:  # classified just below, re-raised as CallFailed
+        except Exception as error:  # classified just below, re-raised as AwsCallFailed
             code, message, transient = classify(error, transient_codes)
             # Full jitter: spreads retries of many concurrent uploads instead of bunching them.
             delay = policy.jitter(0, min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1)))
             out_of_time = remaining_s is not None and remaining_s() - delay < policy.reserve_s
             if not transient or attempt >= policy.max_attempts or out_of_time:
-                raise CallFailed(code, message, transient=transient, attempts=attempt) from error
+                raise AwsCallFailed(
+                    operation,
+                    target,
+                    code,
+                    message,
+                    transient=transient,
+                    attempts=attempt,
+                    consequence=consequence,
+                    explanation=explain(code) if explain is not None else None,
+                ) from error
             policy.sleep(delay)
             if before_retry is not None:
                 before_retry()

@@ -22,12 +22,10 @@ from support.function_output import FunctionOutput, emitted_metrics
 from support.iam_policy import function_may_list
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import request_token
-from trigger_fn.object_versions import VersionCheckFailed
-from trigger_fn.pipeline_client import LookupFailed, StartFailed
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
 from trigger_fn.s3_event import read_object_created
 from trigger_fn.settings import load_settings
+from trigger_fn.tokens import request_token
 from trigger_fn.trigger import handle_event
 
 BUCKET = "my-artifact-bucket"
@@ -80,7 +78,7 @@ class TestDeletedKeys:
         s3.delete(BUCKET, KEY)
         codepipeline = FakeCodePipeline.with_pipelines(PIPELINE)
 
-        with pytest.raises(VersionCheckFailed, match=r"s3:ListBucket on arn:aws:s3:::my-artifact-bucket"):
+        with pytest.raises(AwsCallFailed, match=r"s3:ListBucket on arn:aws:s3:::my-artifact-bucket"):
             _invoke(event, AwsClients(codepipeline, s3=s3, retry=NO_WAIT))  # type: ignore[arg-type]
         assert codepipeline.requests == []
 
@@ -219,7 +217,7 @@ class TestHistoryBeyondOnePage:
         self._start_others(codepipeline, clock, 250)
         clock[0] = self.UPLOADED_AT + 7200
 
-        with pytest.raises(LookupFailed, match="OutOfTime") as raised:
+        with pytest.raises(AwsCallFailed, match="OutOfTime") as raised:
             handle_event(
                 event,
                 SINGLE,
@@ -257,7 +255,7 @@ class TestBusyPipelines:
         clients = AwsClients(codepipeline, s3=s3, retry=NO_WAIT)  # type: ignore[arg-type]
 
         # WHEN the upload's start meets the full pipeline
-        with pytest.raises(StartFailed) as raised:
+        with pytest.raises(AwsCallFailed) as raised:
             handle_event(event, SINGLE, clients)
         assert (raised.value.code, raised.value.transient, raised.value.attempts) == (
             "ConcurrentPipelineExecutionsLimitExceededException",

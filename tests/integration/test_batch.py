@@ -24,8 +24,9 @@ from support.environment import FUNCTION_ENV
 from support.events import load_event
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
-from trigger_fn.batch import handle_batch, is_queue_batch
+from trigger_fn.batch import handle_batch
 from trigger_fn.clients import AwsClients
+from trigger_fn.queue_records import is_queue_batch
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.settings import Settings, load_settings
 

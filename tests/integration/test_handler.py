@@ -20,11 +20,10 @@ from support.events import fresh, load_event
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import request_token
-from trigger_fn.pipeline_client import StartFailed
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
 from trigger_fn.s3_event import MalformedEventError, read_object_created
 from trigger_fn.settings import load_settings
+from trigger_fn.tokens import request_token
 
 PIPELINE = "my-website-pipeline"
 VERSION_ID = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
@@ -253,7 +252,7 @@ def test_a_failed_start_raises_after_logging_the_aws_error_code(output: Function
     client = boto3.client("codepipeline", region_name="eu-west-1")
     with Stubber(client) as stub:
         stub.add_client_error("start_pipeline_execution", "PipelineNotFoundException", "no such pipeline", 400)
-        with pytest.raises(StartFailed, match="PipelineNotFoundException"):
+        with pytest.raises(AwsCallFailed, match="PipelineNotFoundException"):
             _invoke(load_event("put-object.json"), client)
         stub.assert_no_pending_responses()
 
@@ -331,7 +330,7 @@ def test_fan_out_with_one_failure_starts_the_rest_then_raises(
     with Stubber(client) as stub:
         stub.add_client_error("start_pipeline_execution", "PipelineNotFoundException", "gone", 400)
         stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "e-audit"})
-        with pytest.raises(StartFailed, match=r"StartPipelineExecution\(gone\)"):
+        with pytest.raises(AwsCallFailed, match=r"StartPipelineExecution\(gone\)"):
             _invoke(load_event("put-object.json"), client)
         stub.assert_no_pending_responses()
 

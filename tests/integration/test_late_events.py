@@ -18,9 +18,7 @@ from support.events import fresh, load_event
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
-from trigger_fn.object_versions import VersionCheckFailed
-from trigger_fn.pipeline_client import LookupFailed
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
 
 VERSION = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG"
 BUCKET = "my-artifact-bucket"
@@ -66,7 +64,7 @@ def test_a_check_that_cannot_be_made_starts_nothing_and_raises(fault: str, outpu
     codepipeline = _codepipeline(journal)
     clients = AwsClients(codepipeline, s3=_s3(journal, [fault] * 10), retry=NO_WAIT)  # type: ignore[arg-type]
 
-    with pytest.raises(VersionCheckFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _invoke(fresh(load_event("put-object.json")), clients)
 
     assert codepipeline.requests == []
@@ -99,7 +97,7 @@ def test_under_random_check_faults_nothing_starts_unchecked_and_nothing_is_lost(
             clients = AwsClients(codepipeline, s3=_s3(journal, faults, current=version), retry=NO_WAIT)  # type: ignore[arg-type]
             try:
                 _invoke(event, clients)
-            except VersionCheckFailed:
+            except AwsCallFailed:
                 continue
             outcomes[version] = "started"
             break
@@ -195,7 +193,7 @@ def test_when_the_lookup_fails_nothing_starts_and_the_event_is_kept() -> None:
         stub.add_client_error("list_pipeline_executions", "AccessDeniedException", "no", 400)
         clients = AwsClients(codepipeline, s3=_s3([], []), retry=NO_WAIT)  # type: ignore[arg-type]
 
-        with pytest.raises(LookupFailed, match=r"ListPipelineExecutions\(my-website-pipeline\) failed"):
+        with pytest.raises(AwsCallFailed, match=r"ListPipelineExecutions\(my-website-pipeline\) failed"):
             _invoke(load_event("put-object.json"), clients)
 
         stub.assert_no_pending_responses()

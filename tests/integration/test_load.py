@@ -23,12 +23,13 @@ from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
 from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 from support.events import fresh, load_event
-from trigger_fn.batch import BUSY_PAUSE_MAX_S, handle_batch
+from trigger_fn.batch import handle_batch
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import request_token
+from trigger_fn.pacing import BUSY_PAUSE_MAX_S
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import read_object_created
 from trigger_fn.settings import load_settings
+from trigger_fn.tokens import request_token
 
 SEED = 20261120
 DELIVERIES = 1000

@@ -27,10 +27,11 @@ from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
 from support.events import load_event
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import Start, decide, request_token, rollback_token
+from trigger_fn.plan import Start, plan
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import S3ObjectCreated
 from trigger_fn.settings import load_settings
+from trigger_fn.tokens import request_token, rollback_token
 from trigger_fn.trigger import handle_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def functions_own_requests(environment: dict[str, str], key: str, version_id: st
     """What the deployed function's decision code sends for the S3 event of this object version."""
     event = load_event("put-object.json")
     event["detail"]["object"].update({"key": key, "version-id": version_id})
-    decision = decide(event, load_settings(environment))
+    decision = plan(event, load_settings(environment))
     assert isinstance(decision, Start)
     return [request.as_api_params() for request in decision.requests]
 
@@ -656,7 +657,7 @@ def test_the_pipeline_accounts_start_is_the_functions_request_pinned_to_the_vers
     # The function would assume the same role for the same object.
     event = load_event("put-object.json")
     event["detail"]["object"].update({"key": KEY, "version-id": newest})
-    decision = decide(event, load_settings(FUNCTION_ENV | CROSS_ACCOUNT))
+    decision = plan(event, load_settings(FUNCTION_ENV | CROSS_ACCOUNT))
     assert isinstance(decision, Start)
     assert [request.role_arn for request in decision.requests] == [STARTER]
     assert executions(two_accounts.pipelines) == [recorders[STARTER].started()[0].execution_id]

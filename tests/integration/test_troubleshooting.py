@@ -34,12 +34,13 @@ from support.environment import ROOT
 from support.events import fresh, load_event
 from support.guided import project_with_samconfig, save_as_guided
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import StartRequest, decide
-from trigger_fn.object_versions import VersionCheckFailed, current_version
-from trigger_fn.pipeline_client import StartFailed, start_execution
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.object_versions import current_version
+from trigger_fn.pipeline_client import start_execution
+from trigger_fn.plan import plan
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
 from trigger_fn.s3_event import MalformedEventError
 from trigger_fn.settings import SettingsError, load_settings
+from trigger_fn.start_requests import StartRequest
 from trigger_fn.trigger import handle_event
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -111,14 +112,14 @@ def _version_check_denied() -> str:
     client = boto3.client("s3", region_name=REGION)
     with Stubber(client) as stub:
         stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
-        with pytest.raises(VersionCheckFailed) as raised:
+        with pytest.raises(AwsCallFailed) as raised:
             current_version(client, BUCKET, KEY, RetryPolicy(sleep=lambda _: None))
     return str(raised.value)
 
 
 def _malformed() -> str:
     with pytest.raises(MalformedEventError) as raised:
-        decide(load_event("malformed-missing-key.json"), load_settings(FUNCTION_ENV))
+        plan(load_event("malformed-missing-key.json"), load_settings(FUNCTION_ENV))
     return str(raised.value)
 
 
@@ -128,8 +129,8 @@ def _start_failure(code: str, times: int) -> str:
     with Stubber(client) as stub:
         for _ in range(times):
             stub.add_client_error("start_pipeline_execution", code, "as AWS says", 400)
-        with pytest.raises(StartFailed) as raised:
-            start_execution(client, request, RetryPolicy(sleep=lambda _: None))
+        with pytest.raises(AwsCallFailed) as raised:
+            start_execution(client, request.as_api_params(), RetryPolicy(sleep=lambda _: None))
     return str(raised.value)
 
 

@@ -11,7 +11,7 @@ import pytest
 from support.environment import FUNCTION_ENV
 from support.events import load_event
 from trigger_fn.clients import REFRESH_BEFORE_EXPIRY_S, SESSION_NAME, AssumedClient, AwsClients, assumed_client
-from trigger_fn.decisions import Ignore, Start, decide
+from trigger_fn.plan import Ignore, Start, plan
 from trigger_fn.settings import SettingsError, load_settings
 
 SOURCE = "111111111111"
@@ -85,7 +85,7 @@ class TestSettings:
 
 class TestDecide:
     def test_each_request_carries_the_role_of_its_pipelines_account(self) -> None:
-        decision = decide(upload("site/app.zip"), load_settings(CENTRAL_ENV))
+        decision = plan(upload("site/app.zip"), load_settings(CENTRAL_ENV))
 
         assert isinstance(decision, Start)
         assert [(r.pipeline, r.role_arn) for r in decision.requests] == [
@@ -103,7 +103,7 @@ class TestDecide:
         else:
             event["account"] = account
 
-        decision = decide(event, load_settings(CENTRAL_ENV))
+        decision = plan(event, load_settings(CENTRAL_ENV))
 
         assert isinstance(decision, Ignore)
         assert decision.reason_code == "other_account"
@@ -114,7 +114,7 @@ class TestDecide:
             {"key": "*.zip", "pipeline": "site", "pipelineAccount": PIPELINES},
             {"key": "*.zip", "pipeline": "site"},
         ]
-        decision = decide(upload("app.zip"), load_settings(CENTRAL_ENV | {"ROUTES": json.dumps(routes)}))
+        decision = plan(upload("app.zip"), load_settings(CENTRAL_ENV | {"ROUTES": json.dumps(routes)}))
 
         assert isinstance(decision, Start)
         assert [r.role_arn is None for r in decision.requests] == [False, True]

@@ -11,9 +11,8 @@ from botocore.stub import Stubber
 
 from ops.event_preview import PreviewUnavailable, function_settings, preview, s3_current_versions
 from support.dead_letters import event
-from trigger_fn.decisions import CurrentVersion
-from trigger_fn.object_versions import VersionCheckFailed
-from trigger_fn.retries import CallFailed
+from trigger_fn.object_versions import CurrentVersion
+from trigger_fn.retries import AwsCallFailed
 from trigger_fn.settings import load_settings
 
 BUCKET = "my-artifact-bucket"
@@ -104,7 +103,15 @@ def test_routes_that_build_every_version_still_start_when_the_others_are_withhel
 
 
 def test_a_version_s3_cannot_tell_is_unknown() -> None:
-    failure = VersionCheckFailed(BUCKET, KEY, CallFailed("AccessDenied", "denied", transient=False, attempts=1))
+    failure = AwsCallFailed(
+        "HeadObject",
+        f"s3://{BUCKET}/{KEY}",
+        "AccessDenied",
+        "denied",
+        transient=False,
+        attempts=1,
+        consequence="so its current version is unknown",
+    )
 
     line = preview(event("e-1", V1), SETTINGS, Versions(failure))
 

@@ -24,7 +24,7 @@ from support.events import load_event
 from support.function_output import FunctionOutput
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import Ignore, Start, decide
+from trigger_fn.plan import Ignore, Start, plan
 from trigger_fn.retries import RetryPolicy
 from trigger_fn.s3_event import MAX_KEY_BYTES, MAX_VERSION_ID_CHARS, MalformedEventError
 from trigger_fn.settings import Settings, load_settings
@@ -206,7 +206,7 @@ def _check_malformed(error: MalformedEventError) -> None:
 
 def _outcome(event: Any, settings_: Settings) -> tuple[str, Ignore | Start | MalformedEventError]:
     try:
-        decision = decide(copy.deepcopy(event), settings_)
+        decision = plan(copy.deepcopy(event), settings_)
     except MalformedEventError as error:
         return "malformed", error
     return ("start" if isinstance(decision, Start) else "ignore"), decision
@@ -252,11 +252,11 @@ def test_every_request_decide_builds_is_one_codepipeline_accepts(event: Any) -> 
 @settings(max_examples=40, deadline=None)
 @given(event=st.sampled_from(["put-object.json", "copy-object.json", "multipart-upload.json"]), other_id=_TEXT)
 def test_the_token_does_not_depend_on_the_event_id(event: str, other_id: str) -> None:
-    first = decide(load_event(event), ONE_ROUTE)
+    first = plan(load_event(event), ONE_ROUTE)
     redelivered = load_event(event)
     redelivered["id"] = other_id or "another-id"
     try:
-        second = decide(redelivered, ONE_ROUTE)
+        second = plan(redelivered, ONE_ROUTE)
     except MalformedEventError as error:
         _check_malformed(error)
         return

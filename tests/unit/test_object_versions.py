@@ -9,9 +9,8 @@ import pytest
 from botocore.stub import Stubber
 
 from local.aws_models.s3 import FakeS3
-from trigger_fn.decisions import CurrentVersion
-from trigger_fn.object_versions import VersionCheckFailed, current_version
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.object_versions import CurrentVersion, current_version
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
 
 BUCKET = "my-artifact-bucket"
 KEY = "releases/my site.zip"
@@ -86,7 +85,7 @@ def test_a_check_that_keeps_failing_raises_transient(s3: tuple[object, Stubber])
     for _ in range(4):
         stub.add_client_error("head_object", service_error_code="503", http_status_code=503)
 
-    with pytest.raises(VersionCheckFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _check(client)
 
     assert (raised.value.code, raised.value.transient, raised.value.attempts) == ("503", True, 4)
@@ -99,7 +98,7 @@ def test_access_denied_raises_at_once_naming_the_permission_and_the_key(s3: tupl
     stub.add_client_error("head_object", service_error_code=code, http_status_code=403)
     sleeps: list[float] = []
 
-    with pytest.raises(VersionCheckFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _check(client, sleeps)
 
     assert (raised.value.transient, raised.value.attempts, sleeps) == (False, 1, [])

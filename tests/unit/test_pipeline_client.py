@@ -10,9 +10,9 @@ from botocore.stub import Stubber
 
 from local.aws_models.codepipeline import FakeCodePipeline
 from trigger_fn.clients import AwsClients
-from trigger_fn.decisions import StartRequest
-from trigger_fn.pipeline_client import StartFailed, start_execution
-from trigger_fn.retries import RetryPolicy
+from trigger_fn.pipeline_client import start_execution
+from trigger_fn.retries import AwsCallFailed, RetryPolicy
+from trigger_fn.start_requests import StartRequest
 
 REQUEST = StartRequest(
     pipeline="my-website-pipeline",
@@ -55,7 +55,7 @@ def _start(
     **policy: float,
 ) -> str:
     retry = RetryPolicy(**policy, sleep=sleeps.append, jitter=lambda low, high: high)  # type: ignore[misc]
-    return start_execution(client, request, retry, remaining_s)  # type: ignore[arg-type]
+    return start_execution(client, request.as_api_params(), retry, remaining_s)  # type: ignore[arg-type]
 
 
 def test_sends_exactly_the_request_and_returns_the_execution_id(client_and_stub: tuple[object, Stubber]) -> None:
@@ -114,7 +114,7 @@ def test_transient_errors_give_up_after_max_attempts(client_and_stub: tuple[obje
         stub.add_client_error("start_pipeline_execution", "ThrottlingException", "slow down", 400)
     sleeps: list[float] = []
 
-    with pytest.raises(StartFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _start(client, sleeps)
 
     assert (raised.value.code, raised.value.transient, raised.value.attempts) == ("ThrottlingException", True, 4)
@@ -131,7 +131,7 @@ def test_permanent_errors_raise_at_once(client_and_stub: tuple[object, Stubber],
     stub.add_client_error("start_pipeline_execution", code, "no", 400, expected_params=EXPECTED_PARAMS)
     sleeps: list[float] = []
 
-    with pytest.raises(StartFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _start(client, sleeps)
 
     assert (raised.value.code, raised.value.transient, raised.value.attempts) == (code, False, 1)
@@ -143,7 +143,7 @@ def test_stops_retrying_when_the_invocation_is_running_out(client_and_stub: tupl
     stub.add_client_error("start_pipeline_execution", "ThrottlingException", "slow down", 400)
     sleeps: list[float] = []
 
-    with pytest.raises(StartFailed) as raised:
+    with pytest.raises(AwsCallFailed) as raised:
         _start(client, sleeps, remaining_s=lambda: 3.1)
 
     assert raised.value.attempts == 1
@@ -164,7 +164,7 @@ def test_a_response_without_an_execution_id_is_never_a_success(client_and_stub: 
     client, stub = client_and_stub
     stub.add_response("start_pipeline_execution", {}, EXPECTED_PARAMS)
 
-    with pytest.raises(StartFailed, match="NoExecutionId"):
+    with pytest.raises(AwsCallFailed, match="NoExecutionId"):
         _start(client, [], max_attempts=1)
 
 
@@ -211,8 +211,8 @@ def test_paced_attempts_retries_included_are_spaced_by_the_interval(client_and_s
     retry = RetryPolicy(sleep=clock.sleep, jitter=lambda low, high: 0.01, clock=lambda: clock.now)
     pacer = AwsClients(retry=retry, start_interval_s=0.5).start_pacer
 
-    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
-    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+    start_execution(client, REQUEST.as_api_params(), retry, pacer=pacer)  # type: ignore[arg-type]
+    start_execution(client, REQUEST.as_api_params(), retry, pacer=pacer)  # type: ignore[arg-type]
 
     assert [round(at - attempts[0], 6) for at in attempts] == [0.0, 0.5, 1.0]
 
@@ -226,8 +226,8 @@ def test_attempts_already_far_apart_are_not_delayed(client_and_stub: tuple[objec
     retry = RetryPolicy(sleep=sleeps.append, clock=lambda: clock.now)
     pacer = AwsClients(retry=retry, start_interval_s=0.5).start_pacer
 
-    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+    start_execution(client, REQUEST.as_api_params(), retry, pacer=pacer)  # type: ignore[arg-type]
     clock.now += 2.0
-    start_execution(client, REQUEST, retry, pacer=pacer)  # type: ignore[arg-type]
+    start_execution(client, REQUEST.as_api_params(), retry, pacer=pacer)  # type: ignore[arg-type]
 
     assert sleeps == []

@@ -1,4 +1,4 @@
-"""The pure decision: ignore (and why) or start with exact revisions and a token tied to the object version."""
+"""The pure plan: ignore (and why) or start with exact revisions and a token tied to the object version."""
 
 import json
 import re
@@ -6,21 +6,15 @@ import re
 import pytest
 
 from support.events import load_event
-from trigger_fn.decisions import (
-    CurrentVersion,
-    Ignore,
-    Start,
-    decide,
-    execution_of_version,
-    needs_history_check,
-    request_token,
-    rollback_token,
-    stale_reason,
-    start_request,
-)
+from trigger_fn.object_versions import CurrentVersion
+from trigger_fn.pipeline_client import execution_of_version
+from trigger_fn.plan import Ignore, Start, needs_history_check, plan
 from trigger_fn.routing import Route
+from trigger_fn.run import stale_reason
 from trigger_fn.s3_event import MalformedEventError, read_object_created
 from trigger_fn.settings import Settings, load_settings
+from trigger_fn.start_requests import start_request
+from trigger_fn.tokens import request_token, rollback_token
 
 SETTINGS = Settings(
     source_bucket="my-artifact-bucket",
@@ -39,7 +33,7 @@ TOKEN_PATTERN = re.compile(r"[a-zA-Z0-9-]{1,128}")
     ],
 )
 def test_every_kind_of_create_starts_on_its_version(event_file: str, version_id: str) -> None:
-    decision = decide(load_event(event_file), SETTINGS)
+    decision = plan(load_event(event_file), SETTINGS)
 
     assert isinstance(decision, Start)
     (request,) = decision.requests
@@ -62,7 +56,7 @@ def test_every_kind_of_create_starts_on_its_version(event_file: str, version_id:
     ],
 )
 def test_other_events_are_ignored_with_a_reason(event_file: str, reason_code: str, reason: str) -> None:
-    decision = decide(load_event(event_file), SETTINGS)
+    decision = plan(load_event(event_file), SETTINGS)
 
     assert isinstance(decision, Ignore)
     assert decision.reason_code == reason_code
@@ -72,7 +66,7 @@ def test_other_events_are_ignored_with_a_reason(event_file: str, reason_code: st
 def test_other_sources_are_ignored_even_with_an_s3_shaped_detail() -> None:
     event = load_event("put-object.json") | {"source": "my.app"}
 
-    decision = decide(event, SETTINGS)
+    decision = plan(event, SETTINGS)
 
     assert decision == Ignore(
         "not_object_created", "event is 'my.app' / 'Object Created', not 'aws.s3' / 'Object Created'"
@@ -81,7 +75,7 @@ def test_other_sources_are_ignored_even_with_an_s3_shaped_detail() -> None:
 
 def test_a_broken_event_for_our_bucket_is_malformed_not_ignored() -> None:
     with pytest.raises(MalformedEventError, match=r"detail\.object\.key"):
-        decide(load_event("malformed-missing-key.json"), SETTINGS)
+        plan(load_event("malformed-missing-key.json"), SETTINGS)
 
 
 def test_an_event_without_bucket_cannot_be_judged() -> None:
@@ -89,7 +83,7 @@ def test_an_event_without_bucket_cannot_be_judged() -> None:
     del event["detail"]["bucket"]
 
     with pytest.raises(MalformedEventError, match=r"detail\.bucket"):
-        decide(event, SETTINGS)
+        plan(event, SETTINGS)
 
 
 def test_override_adds_the_key_revision() -> None:
@@ -110,7 +104,7 @@ def test_override_adds_the_key_revision() -> None:
 
 
 def test_without_a_version_it_starts_unpinned() -> None:
-    decision = decide(load_event("put-object-unversioned.json"), SETTINGS)
+    decision = plan(load_event("put-object-unversioned.json"), SETTINGS)
 
     assert isinstance(decision, Start)
     assert decision.pinned is False
@@ -215,7 +209,7 @@ class TestRollbackToken:
 
 
 def _token(event: dict[str, object]) -> str:
-    decision = decide(event, SETTINGS)
+    decision = plan(event, SETTINGS)
     assert isinstance(decision, Start)
     return decision.requests[0].client_request_token
 
@@ -248,7 +242,7 @@ class TestFanOut:
     def _decide(self, key: str) -> Start:
         event = load_event("put-object.json")
         event["detail"]["object"]["key"] = key
-        decision = decide(event, self.SETTINGS)
+        decision = plan(event, self.SETTINGS)
         assert isinstance(decision, Start)
         return decision
 
@@ -281,7 +275,7 @@ class TestFanOut:
     def test_a_missing_fact_is_left_out_and_long_values_are_cut_to_the_api_limit(self) -> None:
         event = load_event("put-object-unversioned.json")
         event["detail"]["object"]["key"] = "k/" + "x" * 1010 + ".zip"
-        decision = decide(event, self.SETTINGS)
+        decision = plan(event, self.SETTINGS)
         assert isinstance(decision, Start)
         (audit,) = decision.requests
 
@@ -316,7 +310,7 @@ def test_two_routes_to_one_pipeline_start_it_once_with_the_first_route() -> None
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = "site/v4.zip"
 
-    decision = decide(event, settings)
+    decision = plan(event, settings)
 
     assert isinstance(decision, Start)
     assert [(r.pipeline, r.source_revisions[0]["actionName"]) for r in decision.requests] == [
@@ -332,7 +326,7 @@ def test_a_key_with_surrounding_spaces_is_kept_as_configured() -> None:
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = " release .zip"
 
-    assert isinstance(decide(event, settings), Start)
+    assert isinstance(plan(event, settings), Start)
 
 
 class TestCurrentVersion:
