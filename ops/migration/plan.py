@@ -10,8 +10,8 @@ from ops.migration.pipelines import S3Source
 from ops.migration.samconfig import expressible, json_for_sam
 from ops.migration.start_modes import PipelineStatus, SourceStatus
 from ops.migration.trigger_stacks import TriggerStack, stack_for_bucket
+from trigger_fn.route_grants import MAX_ROUTED_PIPELINES
 from trigger_fn.routing import Route, Wildcard
-from trigger_fn.settings import MAX_ROUTED_PIPELINES
 
 # The template parameters that say which keys start which pipelines; everything else of a stack is kept.
 ROUTE_PARAMETERS = (

@@ -25,6 +25,7 @@ from local.example_pipeline import create_s3_source_pipeline
 from ops import stack as deployed_stack
 from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
+from support.environment import one_route
 from support.events import load_event
 from trigger_fn.clients import AwsClients
 from trigger_fn.decisions import Start, decide, request_token, rollback_token
@@ -214,8 +215,8 @@ def _aws_event_for(s3: Any, key: str) -> dict[str, Any]:
     "environment",
     [
         FUNCTION_ENV,
-        {**FUNCTION_ENV, "OVERRIDE_OBJECT_KEY": "true"},
-        {**FUNCTION_ENV, "ROUTES": json.dumps(AGREEMENT_ROUTES)},
+        {**FUNCTION_ENV, **one_route(KEY, PIPELINE, sourceAction="Source", overrideKey=True)},
+        {**FUNCTION_ENV, "ROUTES": json.dumps(AGREEMENT_ROUTES), "ALLOWED_PIPELINES": f"{PIPELINE},audit"},
     ],
     ids=["one-route", "key-override", "duplicate-pipeline-routes-with-variables"],
 )
