@@ -158,9 +158,7 @@ def run_in_process(inputs: CheckedInputs) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.splitlines()[0])
     parser.add_argument("event", help="event file, or a sample event name from events/ (e.g. put-object)")
-    parser.add_argument(
-        "--env-vars", default=str(DEFAULT_ENV_VARS), help="sam-style env file (default local/env.json)"
-    )
+    parser.add_argument("--env-vars", default=str(DEFAULT_ENV_VARS), help="sam-style env file (default local/env.json)")
     args = parser.parse_args(argv)
     try:
         inputs = checked_inputs(args.event, args.env_vars)

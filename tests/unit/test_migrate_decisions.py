@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samcli.cli.types import CfnParameterOverridesType
 
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 from ops.migration.changes import (
     UndoConflict,
     changes,
@@ -42,9 +43,12 @@ from ops.migration.start_modes import (
 )
 from ops.migration.trails import Trail, selectors_logging
 from ops.migration.trigger_stacks import trigger_stack
+from ops.parameter_checks import parameter_problems
 from support.console_account import console_rule_pattern
 from support.environment import one_route
+from trigger_fn.route_config import routes_from_json
 from trigger_fn.routing import Route, Wildcard
+from trigger_fn.settings import load_settings
 
 ARN = "arn:aws:codepipeline:eu-west-1:123456789012:site"
 BUCKET = "releases"
@@ -92,6 +96,13 @@ def single_route_stack(name: str, pipeline: str, key: str, action: str = "Source
     environment = {"SOURCE_BUCKET": BUCKET, **one_route(key, pipeline, sourceAction=action)}
     deployed = {"SourceBucketName": BUCKET, "CreateSourceBucket": "false", "ObjectKey": key, "PipelineName": pipeline}
     return trigger_stack(name, f"{name}-fn", environment, deployed | parameters)
+
+
+def stack_environment(parameters: dict[str, str]) -> dict[str, str]:
+    """The function's environment as CloudFormation would set it for these parameters."""
+    template = deployed(transformed(), REQUIRED_PARAMETERS | {"SourceBucketName": BUCKET, **parameters})
+    variables: dict[str, str] = template["Resources"]["TriggerFunction"]["Properties"]["Environment"]["Variables"]
+    return variables
 
 
 def status_of(
@@ -389,7 +400,41 @@ class TestPlan:
             ("PipelineName", "site"),
             ("SourceActionName", "Fetch"),
             ("OverrideObjectKey", "true"),
+            ("LatestOnly", "true"),
         )
+
+    @pytest.mark.parametrize("key", ['say "hi".zip', "back\\slash.zip", "line\nbreak.zip"])
+    def test_a_key_objectkey_refuses_goes_into_routes_json(self, key: str) -> None:
+        parameters = route_parameters([Route(key, "site")])
+
+        assert json.loads(dict(parameters)["Routes"]) == [{"key": key, "pipeline": "site"}]
+        assert parameter_problems({"SourceBucketName": BUCKET, **dict(parameters)}) == []
+
+    @pytest.mark.parametrize(
+        "route",
+        [
+            Route("site.zip", "site", latest_only=False),
+            Route("releases/*.zip", "site", "Fetch", override_key=True),
+            Route("release notes/café.zip", "site"),
+        ],
+    )
+    def test_the_one_route_parameters_planned_are_the_route_and_deploy(self, route: Route) -> None:
+        parameters = dict(route_parameters([route]))
+        deployed_environment = stack_environment(parameters)
+
+        assert "Routes" not in parameters
+        assert parameter_problems({"SourceBucketName": BUCKET, **parameters}) == []
+        assert load_settings(deployed_environment).routes == (route,)
+
+    def test_what_one_route_parameters_cannot_say_survives_in_routes_json(self) -> None:
+        routes = (
+            Route("site.zip", "site", latest_only=False, pipeline_account="222222222222"),
+            Route("*.zip", "audit", account="111111111111", variables=(("K", "key"),)),
+        )
+
+        parameters = dict(route_parameters(routes))
+
+        assert routes_from_json(parameters["Routes"]) == routes
 
     def test_a_key_sam_cannot_carry_as_a_parameter_goes_into_routes_json(self) -> None:
         [(name, value), *_] = route_parameters([Route("odd\\ key.zip", "site")])
