@@ -19,6 +19,12 @@ def one_route(key: str = "my-website.zip", pipeline: str = "my-website-pipeline"
     return {"ROUTES": json.dumps([route]), "ALLOWED_PIPELINES": pipeline, "ROUTES_KEY_FILTER": key}
 
 
+def several_routes(routes: list[dict[str, Any]], key_filter: str = "*") -> dict[str, str]:
+    """What the template gives the function for Routes: ROUTES, RoutedPipelines and RoutesKeyFilter."""
+    pipelines = ",".join(dict.fromkeys(route["pipeline"] for route in routes))
+    return {"ROUTES": json.dumps(routes), "ALLOWED_PIPELINES": pipelines, "ROUTES_KEY_FILTER": key_filter}
+
+
 # The environment the template gives the function; conftest sets it before any test imports the handler.
 FUNCTION_ENV = {
     "SOURCE_BUCKET": "my-artifact-bucket",
