@@ -111,8 +111,8 @@ def _seconds(environ: Mapping[str, str], name: str, default: int, maximum: int) 
     return int(text)
 
 
-def _flag(environ: Mapping[str, str], name: str, default: str = "false") -> bool:
-    value = environ.get(name, default).strip().lower()
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "false").strip().lower()
     if value not in ("true", "false"):
         raise SettingsError(f"{name}={environ.get(name)!r} must be true or false")
     return value == "true"
