@@ -100,7 +100,7 @@ unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
 # handler in-process; the first line (stderr) says which. ENV and LOCAL only from the command line: some shells export
 # an ENV variable of their own.
 EVENT ?= put-object
-invoke: venv ## One event in SAM's emulator, or in-process: make invoke [EVENT=put-object] [ENV=events/env.json] [LOCAL=inprocess]
+invoke: venv ## One event in SAM's emulator, or in-process: make invoke [EVENT=put-object] [ENV=local/env.json] [LOCAL=inprocess]
 	@PYTHONPATH=src $(BIN)/python -m local.try_event "$(EVENT)" $(if $(filter command line,$(origin ENV)),--env-vars "$(ENV)") \
 		$(if $(filter command line,$(origin LOCAL)),$(if $(filter inprocess,$(LOCAL)),--in-process,$(error LOCAL=$(LOCAL): only LOCAL=inprocess is known)))
 

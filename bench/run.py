@@ -40,7 +40,7 @@ WORK = REPO / ".local" / "bench"
 SAMPLE_EVENT = REPO / "events" / "put-object.json"
 # The sample event delivered now: a fresh event trusts its token and makes no ListPipelineExecutions call.
 EVENT = WORK / "put-object-now.json"
-FUNCTION_ENV = REPO / "events" / "env.json"
+FUNCTION_ENV = REPO / "local" / "env.json"
 CHILD = Path(__file__).resolve().parent / "lambda_process.py"
 # The interpreter itself, not the venv: nothing from the dev tools may leak into the task.
 PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -69,8 +69,9 @@ def main() -> None:
     artifact_root, artifact_notes = task_root(args.artifact, "artifact")
     bare_root, _ = task_root(BARE_SOURCE, "bare")
     function = Handler("function (sam build)", artifact_root, "trigger_fn.handler.lambda_handler", runtime_dir)
-    bare = Handler("bare boto3 handler", bare_root, "bare_handler.lambda_handler", runtime_dir)
-    checked = Handler("bare boto3, two calls", bare_root, "bare_checked_handler.lambda_handler", runtime_dir)
+    bare_env = bare_handler_environment()
+    bare = Handler("bare boto3 handler", bare_root, "bare_handler.lambda_handler", runtime_dir, bare_env)
+    checked = Handler("bare boto3, two calls", bare_root, "bare_checked_handler.lambda_handler", runtime_dir, bare_env)
     handlers = (function, bare, checked)
 
     if args.importtime:
@@ -103,6 +104,12 @@ def main() -> None:
     results["notes"] = [*artifact_notes, "every event X-Ray-sampled (Sampled=1); UDP segments go to a closed port"]
     print_table(results)
     print(json.dumps(results, separators=(",", ":")))
+
+
+def bare_handler_environment() -> dict[str, str]:
+    """The plain variables a one-pipeline handler reads, from the function's one route."""
+    (route,) = json.loads(json.loads(FUNCTION_ENV.read_text(encoding="utf-8"))["TriggerFunction"]["ROUTES"])
+    return {"PIPELINE_NAME": route["pipeline"], "SOURCE_ACTION_NAME": route["sourceAction"]}
 
 
 class Handler:

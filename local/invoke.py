@@ -1,7 +1,7 @@
-"""`make invoke [EVENT=put-object] [ENV=events/env.json]`: the handler on one event, in-process (sam local invoke).
+"""`make invoke [EVENT=put-object] [ENV=local/env.json]`: the handler on one event, in-process (sam local invoke).
 
 EVENT is a file, or the name of a sample event in events/ (`put-object`, `put-object.json`). ENV is a
-`sam local invoke --env-vars` file (default events/env.json, DRY_RUN=true): the function's variables come from
+`sam local invoke --env-vars` file (default local/env.json, DRY_RUN=true): the function's variables come from
 it alone, as in `sam local invoke`, never from your shell. Needs no Docker. With DRY_RUN=false it calls the
 CodePipeline endpoint your AWS credentials and AWS_ENDPOINT_URL_CODEPIPELINE point at.
 
@@ -25,7 +25,8 @@ from local.lambda_context import LocalLambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-DEFAULT_ENV_VARS = EVENTS / "env.json"
+LOCAL = ROOT / "local"
+DEFAULT_ENV_VARS = LOCAL / "env.json"
 FUNCTION = "TriggerFunction"
 EXIT_FUNCTION_ERROR = 1
 EXIT_USAGE = 2
@@ -36,17 +37,18 @@ class InvokeProblem(Exception):
 
 
 def sample_events() -> list[str]:
-    return sorted(path.stem for path in EVENTS.glob("*.json") if path != DEFAULT_ENV_VARS)
+    return sorted(path.stem for path in EVENTS.glob("*.json"))
 
 
 def find_file(name: str, what: str) -> Path:
-    """`name` as given, else in events/, with or without `.json`."""
+    """`name` as given, else in events/ (an event) or local/ (an env-vars file), with or without `.json`."""
     given = Path(name)
-    for candidate in (given, EVENTS / name, EVENTS / f"{name}.json"):
+    folder = EVENTS if what == "event" else LOCAL
+    for candidate in (given, folder / name, folder / f"{name}.json"):
         if candidate.is_file():
             return candidate
     if what != "event":
-        raise InvokeProblem(f"no {what} file {name!r} here or in events/: give a file like events/env.json")
+        raise InvokeProblem(f"no {what} file {name!r} here or in local/: give a file like local/env.json")
     known = sample_events()
     close = difflib.get_close_matches(Path(name).stem, known, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
@@ -66,7 +68,7 @@ def function_variables(env_vars: Any, path: Path) -> dict[str, str]:
     """The variables a `--env-vars` file gives TriggerFunction: its `Parameters`, then its own object."""
     if not isinstance(env_vars, dict) or not any(isinstance(env_vars.get(k), dict) for k in ("Parameters", FUNCTION)):
         raise InvokeProblem(
-            f'{path} has no "{FUNCTION}" object: write {{"{FUNCTION}": {{"PIPELINE_NAME": "...", ...}}}}, '
+            f'{path} has no "{FUNCTION}" object: write {{"{FUNCTION}": {{"ROUTES": "...", ...}}}}, '
             "as for sam local invoke --env-vars"
         )
     merged = {**env_vars.get("Parameters", {}), **env_vars.get(FUNCTION, {})}
@@ -155,9 +157,7 @@ def run_in_process(inputs: CheckedInputs) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.splitlines()[0])
     parser.add_argument("event", help="event file, or a sample event name from events/ (e.g. put-object)")
-    parser.add_argument(
-        "--env-vars", default=str(DEFAULT_ENV_VARS), help="sam-style env file (default events/env.json)"
-    )
+    parser.add_argument("--env-vars", default=str(DEFAULT_ENV_VARS), help="sam-style env file (default local/env.json)")
     args = parser.parse_args(argv)
     try:
         inputs = checked_inputs(args.event, args.env_vars)
@@ -173,7 +173,7 @@ def settings_problem(message: str, env_path: Path) -> str:
 
 
 def _import_handler(env_path: Path) -> Any:
-    from trigger_fn.settings import SettingsError
+    from trigger_fn.route_config import SettingsError
 
     try:
         from trigger_fn.handler import lambda_handler

@@ -1,4 +1,4 @@
-"""`make invoke [EVENT=put-object] [ENV=events/env.json] [LOCAL=inprocess]`: one event in SAM's own Lambda emulator,
+"""`make invoke [EVENT=put-object] [ENV=local/env.json] [LOCAL=inprocess]`: one event in SAM's own Lambda emulator,
 else in-process.
 
 The event and settings files are checked first, the same way and with the same words on both paths (local/invoke.py).

@@ -16,7 +16,7 @@ from typing import Any
 
 from samcli.yamlhelper import yaml_parse
 
-from trigger_fn.settings import SettingsError, routes_from_json, routes_outside_filter
+from trigger_fn.route_config import SettingsError, routes_from_json, routes_outside_filter
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 

@@ -35,14 +35,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.aws_problems import explain
 from ops.deploy_config import DEFAULT_ENV, SAMCONFIG, ConfigError
+from ops.function_settings import deployed_settings
 from ops.stack import StackLocation, locate, stack_outputs
 from trigger_fn.clients import assumed_client
 from trigger_fn.object_versions import current_version
 from trigger_fn.pipeline_client import start_execution
 from trigger_fn.retries import AwsCallFailed, RetryPolicy
+from trigger_fn.route_config import SettingsError
 from trigger_fn.run import stale_reason
 from trigger_fn.s3_event import NULL_VERSION_ID, S3ObjectCreated
-from trigger_fn.settings import Settings, SettingsError, load_settings
+from trigger_fn.settings import Settings
 from trigger_fn.start_requests import StartRequest, plan_starts
 from trigger_fn.tokens import rollback_token
 
@@ -87,7 +89,7 @@ def deployed_function(lambda_client: Any, function_name: str) -> DeployedFunctio
 
 def settings_of(function: DeployedFunction) -> Settings:
     try:
-        return load_settings(function.environment)
+        return deployed_settings(function.environment)
     except SettingsError as error:
         raise CannotStart(f"function {function.name!r} has invalid settings: {error}") from error
 

@@ -16,7 +16,7 @@ from support.function_output import CurrentStdout, FunctionOutput
 
 # Set before any test imports the handler: it reads its settings at import.
 os.environ.update(FUNCTION_ENV)
-for _leak in ("ROUTES", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"):
+for _leak in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"):
     os.environ.pop(_leak, None)
 
 

@@ -23,8 +23,7 @@ __all__ = ["DirectConfig", "PathResult", "QueuedConfig", "Scenario", "ServiceMod
 # What the handler module reads at import; the run then hands it the scenario's own settings.
 _FUNCTION_ENVIRONMENT = {
     "SOURCE_BUCKET": BUCKET,
-    "OBJECT_KEY": "*.zip",
-    "PIPELINE_NAME": "pipeline-00",
+    "ROUTES": '[{"key":"*.zip","pipeline":"pipeline-00"}]',
     "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
     "POWERTOOLS_METRICS_NAMESPACE": "S3PipelineTrigger",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -10,8 +10,8 @@ from ops.migration.pipelines import S3Source
 from ops.migration.samconfig import expressible, json_for_sam
 from ops.migration.start_modes import PipelineStatus, SourceStatus
 from ops.migration.trigger_stacks import TriggerStack, stack_for_bucket
+from trigger_fn.route_grants import MAX_ROUTED_PIPELINES
 from trigger_fn.routing import Route, Wildcard
-from trigger_fn.settings import MAX_ROUTED_PIPELINES
 
 # The template parameters that say which keys start which pipelines; everything else of a stack is kept.
 ROUTE_PARAMETERS = (
@@ -19,6 +19,7 @@ ROUTE_PARAMETERS = (
     "PipelineName",
     "SourceActionName",
     "OverrideObjectKey",
+    "LatestOnly",
     "Routes",
     "RoutedPipelines",
     "RoutesKeyFilter",
@@ -26,6 +27,8 @@ ROUTE_PARAMETERS = (
 NEW_STACK_PREFIX = "s3-pipeline-trigger-"
 # S3 does not say which account owns a bucket it refuses to describe: the person fills it in.
 BUCKET_OWNER_PLACEHOLDER = "<bucket-owner-account-id>"
+# What template.yaml's ObjectKey AllowedPattern refuses: the template puts the key into JSON unescaped.
+_NOT_IN_OBJECT_KEY = re.compile(r'["\\\x00-\x1f]')
 # CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
 _MAX_STACK_NAME = 128
 DEPLOY_SETTINGS: dict[str, str | bool] = {
@@ -112,14 +115,15 @@ def new_stack_name(bucket: str) -> str:
 
 
 def route_parameters(routes: Sequence[Route]) -> tuple[tuple[str, str], ...]:
-    """One route without variables and with a key SAM can carry: the simple parameters. Else Routes JSON."""
-    if len(routes) == 1 and not routes[0].variables and expressible(routes[0].key):
+    """One route the one-route parameters can say, with a key SAM and ObjectKey can carry: those. Else Routes JSON."""
+    if len(routes) == 1 and _one_route_parameters_say(routes[0]):
         (route,) = routes
         return (
             ("ObjectKey", route.key),
             ("PipelineName", route.pipeline),
             ("SourceActionName", route.source_action),
             ("OverrideObjectKey", "true" if route.override_key else "false"),
+            ("LatestOnly", "true" if route.latest_only else "false"),
         )
     key_filter = routes_key_filter(route.key for route in routes)
     return (
@@ -128,6 +132,11 @@ def route_parameters(routes: Sequence[Route]) -> tuple[tuple[str, str], ...]:
         # A filter SAM could not carry falls back to every key; the function still routes exactly.
         ("RoutesKeyFilter", key_filter if expressible(key_filter) else "*"),
     )
+
+
+def _one_route_parameters_say(route: Route) -> bool:
+    plain = not route.variables and route.account is None and route.pipeline_account is None
+    return plain and expressible(route.key) and not _NOT_IN_OBJECT_KEY.search(route.key)
 
 
 def deployment(
@@ -272,6 +281,12 @@ def _route_json(route: Route) -> dict[str, object]:
         entry["sourceAction"] = route.source_action
     if route.override_key:
         entry["overrideKey"] = True
+    if not route.latest_only:
+        entry["latestOnly"] = False
     if route.variables:
         entry["variables"] = dict(route.variables)
+    if route.account is not None:
+        entry["account"] = route.account
+    if route.pipeline_account is not None:
+        entry["pipelineAccount"] = route.pipeline_account
     return entry

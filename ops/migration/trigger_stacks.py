@@ -1,8 +1,9 @@
 """Deployed stacks of this project and the S3 sources they cover, decided by the function's own code (pure).
 
 A stack of this project is one with the output TriggerFunctionName. What it covers is what its function
-would start: its settings read by `trigger_fn.settings.load_settings` from the function's environment, and a
-source key matched against its routes by `trigger_fn.routing`, the same code that runs in Lambda.
+would start: its settings read by `trigger_fn.settings.load_settings` (through ops.function_settings) from the
+function's environment, and a source key matched against its routes by `trigger_fn.routing`, the same code that
+runs in Lambda.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ops.function_settings import deployed_settings
 from ops.migration.pipelines import S3Source
+from trigger_fn.route_config import SettingsError
 from trigger_fn.routing import Route, matching_routes
-from trigger_fn.settings import Settings, SettingsError, load_settings
+from trigger_fn.settings import Settings
 
 FUNCTION_NAME_OUTPUT = "TriggerFunctionName"
 
@@ -49,7 +52,7 @@ def trigger_stack(
     name: str, function_name: str, environment: Mapping[str, str], parameters: Mapping[str, str]
 ) -> TriggerStack:
     try:
-        settings = load_settings(environment)
+        settings = deployed_settings(environment)
     except SettingsError as error:
         return TriggerStack(name, function_name, None, str(error), dict(parameters))
     return TriggerStack(name, function_name, settings, None, dict(parameters))

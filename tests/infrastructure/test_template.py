@@ -22,6 +22,8 @@ from local.template_model import (
     transformed,
 )
 from support.environment import ROOT
+from trigger_fn.routing import Route
+from trigger_fn.settings import load_settings
 
 BIN = Path(sys.executable).parent
 ROUTES = json.dumps(
@@ -224,11 +226,11 @@ class TestFunction:
             "POWERTOOLS_METRICS_NAMESPACE": "S3PipelineTrigger",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "SOURCE_BUCKET": "my-artifact-bucket",
-            "OBJECT_KEY": "my-website.zip",
-            "PIPELINE_NAME": "my-website-pipeline",
-            "SOURCE_ACTION_NAME": "Source",
-            "OVERRIDE_OBJECT_KEY": "true",
-            "LATEST_ONLY": "true",
+            # The one-route parameters reach the function as a one-route ROUTES, with its grants.
+            "ROUTES": '[{"key":"my-website.zip","pipeline":"my-website-pipeline","sourceAction":"Source",'
+            '"overrideKey":true,"latestOnly":true}]',
+            "ALLOWED_PIPELINES": "my-website-pipeline",
+            "ROUTES_KEY_FILTER": "my-website.zip",
             "TOKEN_WINDOW_SECONDS": "3600",
             "DRY_RUN": "false",
             "MAX_STARTS_PER_SECOND": "10",
@@ -237,7 +239,7 @@ class TestFunction:
             "SOURCE_ACCOUNT": "123456789012",
         }
 
-    def test_routes_are_passed_only_when_set(self) -> None:
+    def test_routes_are_passed_as_given(self) -> None:
         variables = of_type(stack(**ROUTED), "AWS::Lambda::Function")["TriggerFunction"]["Environment"]["Variables"]
 
         assert variables["ROUTES"] == ROUTES
@@ -722,11 +724,6 @@ def test_the_transform_does_not_depend_on_parameter_values() -> None:
         ("DryRun", "true", "DRY_RUN"),
         ("DryRun", "false", "DRY_RUN"),
         ("LogLevel", "DEBUG", "POWERTOOLS_LOG_LEVEL"),
-        ("OverrideObjectKey", "false", "OVERRIDE_OBJECT_KEY"),
-        ("SourceActionName", "Artifact", "SOURCE_ACTION_NAME"),
-        ("ObjectKey", "releases/*.zip", "OBJECT_KEY"),
-        ("LatestOnly", "false", "LATEST_ONLY"),
-        ("LatestOnly", "true", "LATEST_ONLY"),
         ("TokenWindowSeconds", "86400", "TOKEN_WINDOW_SECONDS"),
     ],
 )
@@ -734,3 +731,94 @@ def test_each_setting_parameter_reaches_its_variable(parameter: str, value: str,
     function = of_type(stack(**{parameter: value}), "AWS::Lambda::Function")["TriggerFunction"]
 
     assert function["Environment"]["Variables"][variable] == value
+
+
+class TestOneRouteForm:
+    """The one-route parameters reach the function as ROUTES: the one form its settings reader knows."""
+
+    @staticmethod
+    def variables(**parameters: str) -> dict[str, Any]:
+        function = of_type(stack(**parameters), "AWS::Lambda::Function")["TriggerFunction"]
+        variables: dict[str, Any] = function["Environment"]["Variables"]
+        return variables
+
+    @pytest.mark.parametrize(
+        ("parameters", "route"),
+        [
+            (
+                {},
+                '{"key":"my-website.zip","pipeline":"my-website-pipeline","sourceAction":"Source",'
+                '"overrideKey":false,"latestOnly":true}',
+            ),
+            (
+                {"ObjectKey": "releases/*.zip", "SourceActionName": "Artifact"},
+                '{"key":"releases/*.zip","pipeline":"my-website-pipeline","sourceAction":"Artifact",'
+                '"overrideKey":false,"latestOnly":true}',
+            ),
+            (
+                {"OverrideObjectKey": "true", "LatestOnly": "false", "PipelineName": "audit"},
+                '{"key":"my-website.zip","pipeline":"audit","sourceAction":"Source",'
+                '"overrideKey":true,"latestOnly":false}',
+            ),
+            (
+                {"ObjectKey": "release notes/café (v2)+1.zip"},
+                '{"key":"release notes/café (v2)+1.zip","pipeline":"my-website-pipeline","sourceAction":"Source",'
+                '"overrideKey":false,"latestOnly":true}',
+            ),
+        ],
+        ids=["defaults", "wildcard-key-and-action", "override-every-version", "spaces-and-non-ascii"],
+    )
+    def test_the_parameters_become_one_route(self, parameters: dict[str, str], route: str) -> None:
+        variables = self.variables(**parameters)
+
+        assert variables["ROUTES"] == f"[{route}]"
+        assert variables["ALLOWED_PIPELINES"] == json.loads(route)["pipeline"]
+        assert variables["ROUTES_KEY_FILTER"] == json.loads(route)["key"]
+
+    def test_the_function_has_no_other_route_variables(self) -> None:
+        for parameters in ({}, ROUTED):
+            assert not {
+                "OBJECT_KEY",
+                "PIPELINE_NAME",
+                "SOURCE_ACTION_NAME",
+                "OVERRIDE_OBJECT_KEY",
+                "LATEST_ONLY",
+            } & set(self.variables(**parameters))
+
+    @pytest.mark.parametrize(
+        ("parameters", "routes"),
+        [
+            (
+                {"ObjectKey": "releases/*.zip", "OverrideObjectKey": "true"},
+                (Route(key="releases/*.zip", pipeline="my-website-pipeline", override_key=True),),
+            ),
+            (
+                {"LatestOnly": "false", "SourceActionName": "Artifact"},
+                (
+                    Route(
+                        key="my-website.zip",
+                        pipeline="my-website-pipeline",
+                        source_action="Artifact",
+                        latest_only=False,
+                    ),
+                ),
+            ),
+            (
+                ROUTED,
+                (
+                    Route(key="site/*.zip", pipeline="site-pipeline"),
+                    Route(key="api/release.zip", pipeline="api-pipeline", override_key=True),
+                    Route(key="*.zip", pipeline="audit-pipeline", variables=(("UPLOAD_KEY", "key"),)),
+                ),
+            ),
+        ],
+        ids=["one-route-wildcard-override", "one-route-every-version", "routes"],
+    )
+    def test_the_deployed_environment_loads_as_those_routes(
+        self, parameters: dict[str, str], routes: tuple[Route, ...]
+    ) -> None:
+        # The function reads exactly what CloudFormation gives it, for either parameter form.
+        settings = load_settings(self.variables(**parameters))
+
+        assert settings.routes == routes
+        assert settings.source_bucket == "my-artifact-bucket"

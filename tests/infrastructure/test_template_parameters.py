@@ -88,7 +88,27 @@ class TestObjectKey:
         function = stack(ObjectKey="releases/*.zip")["Resources"]["TriggerFunction"]["Properties"]
 
         assert problems(SourceBucketName="b-1", PipelineName="p", ObjectKey="releases/*.zip") == []
-        assert function["Environment"]["Variables"]["OBJECT_KEY"] == "releases/*.zip"
+        assert function["Environment"]["Variables"]["ROUTES_KEY_FILTER"] == "releases/*.zip"
+        assert json.loads(function["Environment"]["Variables"]["ROUTES"])[0]["key"] == "releases/*.zip"
+
+    @pytest.mark.parametrize("key", ['say "hi".zip', "a\\*b.zip", "back\\slash.zip", "line\nbreak.zip", "tab\t.zip"])
+    def test_a_key_json_would_escape_is_refused_before_deploying(self, key: str) -> None:
+        # The template puts ObjectKey into the function's ROUTES JSON unescaped; Routes is where such keys go.
+        assert problems(SourceBucketName="b-1", PipelineName="p", ObjectKey=key) == [
+            f'ObjectKey={key!r}: must be an S3 object key of at most 1024 characters without " or \\ or control '
+            "characters - for such a key (or a literal *) use Routes, where you write the JSON and its escapes yourself"
+        ]
+
+    @pytest.mark.parametrize(
+        "key", ["my-website.zip", "releases/*.zip", "release notes/café (v2)+1.zip", "a'b{c}$d.zip"]
+    )
+    def test_other_keys_are_accepted(self, key: str) -> None:
+        assert problems(SourceBucketName="b-1", PipelineName="p", ObjectKey=key) == []
+
+    def test_such_a_key_goes_into_routes_instead(self) -> None:
+        routes = json.dumps([{"key": 'say "hi".zip', "pipeline": "p"}])
+
+        assert problems(SourceBucketName="b-1", Routes=routes, RoutedPipelines="p") == []
 
 
 class TestSourceBucketName:

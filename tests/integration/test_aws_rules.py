@@ -17,6 +17,7 @@ import pytest
 from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
 from local.lambda_context import LocalLambdaContext
+from support.environment import one_route
 from support.events import fresh, load_event
 from support.function_output import FunctionOutput, emitted_metrics
 from support.iam_policy import function_may_list
@@ -32,7 +33,7 @@ BUCKET = "my-artifact-bucket"
 KEY = "my-website.zip"
 PIPELINE = "my-website-pipeline"
 NO_WAIT = RetryPolicy(sleep=lambda _: None)
-SINGLE = load_settings({"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": KEY, "PIPELINE_NAME": PIPELINE})
+SINGLE = load_settings({"SOURCE_BUCKET": BUCKET, **one_route(KEY, PIPELINE)})
 SERVICE = {"service": "s3-pipeline-trigger"}
 
 

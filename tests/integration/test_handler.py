@@ -16,6 +16,7 @@ from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
+from support.environment import one_route
 from support.events import fresh, load_event
 from support.function_output import FunctionOutput, emitted_metrics
 from trigger_fn import handler
@@ -191,7 +192,7 @@ class NoCallsAllowed:
 
 
 def test_dry_run_returns_the_request_it_would_send_and_calls_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(DRY_RUN="true")))
+    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env() | {"DRY_RUN": "true"}))
     event = load_event("put-object.json")
     clients = AwsClients(NoCallsAllowed(), s3=NoCallsAllowed())  # type: ignore[arg-type]
 
@@ -276,7 +277,7 @@ def test_keys_are_matched_and_sent_as_delivered(
     key: str, codepipeline: FakeCodePipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a key with spaces, non-ASCII or URL-looking characters, and the key override on
-    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(OBJECT_KEY=key, OVERRIDE_OBJECT_KEY="true")))
+    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(key, overrideKey=True)))
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = key
 
@@ -292,7 +293,7 @@ def test_keys_are_matched_and_sent_as_delivered(
 
 
 def test_a_url_decoded_twin_does_not_match(codepipeline: FakeCodePipeline, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env(OBJECT_KEY="my website.zip")))
+    monkeypatch.setattr(handler, "SETTINGS", load_settings(_env("my website.zip")))
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = "my+website.zip"
 
@@ -363,10 +364,5 @@ def test_appended_log_keys_do_not_leak_into_the_next_invocation(
     assert "version_id" not in ignored_log
 
 
-def _env(**changes: str) -> dict[str, str]:
-    return {
-        "SOURCE_BUCKET": "my-artifact-bucket",
-        "OBJECT_KEY": "my-website.zip",
-        "PIPELINE_NAME": PIPELINE,
-        "SOURCE_ACTION_NAME": "Source",
-    } | changes
+def _env(key: str = "my-website.zip", **fields: Any) -> dict[str, str]:
+    return {"SOURCE_BUCKET": "my-artifact-bucket", **one_route(key, PIPELINE, sourceAction="Source", **fields)}

@@ -16,7 +16,7 @@ import pytest
 
 from local.try_event import EMULATOR_LINE
 from support import fake_sam_cli
-from support.environment import FUNCTION_ENV, ROOT
+from support.environment import ENV_VARS_FILE, FUNCTION_ENV, ROOT, one_route
 
 EVENT_NAMES = (
     "copy-object, malformed-missing-key, multipart-upload, object-deleted, other-bucket, other-key, put-object, "
@@ -55,7 +55,7 @@ def test_an_event_by_name_or_by_path(event: str) -> None:
 
 def test_env_names_the_settings_file(tmp_path: Path) -> None:
     settings = tmp_path / "live.json"
-    settings.write_text(json.dumps({"TriggerFunction": {**_sample_settings(), "PIPELINE_NAME": "other-pipeline"}}))
+    settings.write_text(json.dumps({"TriggerFunction": {**_sample_settings(), **one_route(pipeline="other-pipeline")}}))
 
     output = result(invoke("put-object", "--env-vars", str(settings)))
 
@@ -90,7 +90,7 @@ def test_parameters_apply_to_every_function_as_in_sam_local_invoke(tmp_path: Pat
         ),
         (
             ["put-object", "--env-vars", "live.json"],
-            "make invoke: no env-vars file 'live.json' here or in events/: give a file like events/env.json",
+            "make invoke: no env-vars file 'live.json' here or in local/: give a file like local/env.json",
         ),
     ],
     ids=["typo", "unknown", "missing-env-file"],
@@ -103,15 +103,13 @@ def test_a_missing_file_is_one_line(arguments: list[str], line: str) -> None:
 
 def test_a_missing_variable_is_one_line_naming_it_and_the_file(tmp_path: Path) -> None:
     settings = tmp_path / "partial.json"
-    settings.write_text(
-        json.dumps({"TriggerFunction": {k: v for k, v in _sample_settings().items() if k != "PIPELINE_NAME"}})
-    )
+    settings.write_text(json.dumps({"TriggerFunction": {k: v for k, v in _sample_settings().items() if k != "ROUTES"}}))
 
     finished = invoke("put-object", "--env-vars", str(settings))
 
     assert (finished.returncode, finished.stdout) == (2, "")
     assert finished.stderr == (
-        "make invoke: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars "
+        "make invoke: ROUTES is not set; the template sets it, or pass it with --env-vars "
         f"(make invoke reads the function's variables from {settings}; add it there or pass ENV=file)\n"
     )
 
@@ -122,7 +120,7 @@ def test_a_missing_variable_is_one_line_naming_it_and_the_file(tmp_path: Path) -
         ("{", "is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
         (
             '{"OtherFunction": {}}',
-            'has no "TriggerFunction" object: write {"TriggerFunction": {"PIPELINE_NAME": '
+            'has no "TriggerFunction" object: write {"TriggerFunction": {"ROUTES": '
             '"...", ...}}, as for sam local invoke --env-vars',
         ),
     ],
@@ -257,11 +255,9 @@ def test_the_functions_error_is_the_line_and_exit_status_of_the_in_process_path(
 
 def test_a_settings_error_at_cold_start_is_the_line_of_the_in_process_path(fake_sam: Path, tmp_path: Path) -> None:
     settings = tmp_path / "partial.json"
-    settings.write_text(
-        json.dumps({"TriggerFunction": {k: v for k, v in _sample_settings().items() if k != "PIPELINE_NAME"}})
-    )
+    settings.write_text(json.dumps({"TriggerFunction": {k: v for k, v in _sample_settings().items() if k != "ROUTES"}}))
     in_process = invoke("put-object", "--env-vars", str(settings))
-    message = "PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars"
+    message = "ROUTES is not set; the template sets it, or pass it with --env-vars"
     answer = {"errorMessage": message, "errorType": "SettingsError", "requestId": "", "stackTrace": []}
 
     in_emulator = fake_sam_cli.make_invoke(
@@ -307,7 +303,7 @@ def test_a_missing_event_or_env_file_fails_before_sam_is_run(fake_sam: Path) -> 
     assert missing_event.stderr.startswith("make invoke: no event file 'put-objct' here or in events/")
     assert (
         missing_env.stderr
-        == "make invoke: no env-vars file 'live.json' here or in events/: give a file like events/env.json\n"
+        == "make invoke: no env-vars file 'live.json' here or in local/: give a file like local/env.json\n"
     )
     assert fake_sam_cli.calls(fake_sam) == []
 
@@ -326,7 +322,7 @@ def test_the_emulator_runs_its_own_build_of_the_function(fake_sam: Path) -> None
         "--template",
         str(own / "build" / "template.yaml"),
         "--env-vars",
-        str(ROOT / "events" / "env.json"),
+        str(ENV_VARS_FILE),
         "--warm-containers",
     ]
     assert "--skip-pull-image" in start.split()
@@ -391,5 +387,5 @@ def _running(pid: int) -> bool:
 
 
 def _sample_settings() -> dict[str, str]:
-    sample: dict[str, str] = json.loads((ROOT / "events" / "env.json").read_text())["TriggerFunction"]
+    sample: dict[str, str] = json.loads(ENV_VARS_FILE.read_text())["TriggerFunction"]
     return sample

@@ -25,6 +25,7 @@ from local.example_pipeline import create_s3_source_pipeline
 from ops import stack as deployed_stack
 from ops import start as start_pipeline
 from support.deployed_stack import BUCKET, FUNCTION, FUNCTION_ENV, KEY, PIPELINE, REGION, STACK, deploy
+from support.environment import one_route, several_routes
 from support.events import load_event
 from trigger_fn.clients import AwsClients
 from trigger_fn.plan import Start, plan
@@ -164,7 +165,7 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("deployed", [{"ROUTES": json.dumps(ROUTES)}], indirect=True, ids=["routes"])
+@pytest.mark.parametrize("deployed", [several_routes(ROUTES)], indirect=True, ids=["routes"])
 def test_every_matching_route_gets_the_functions_request(deployed: Deployed) -> None:
     create_s3_source_pipeline(
         codepipeline=deployed.session.client("codepipeline"),
@@ -179,7 +180,7 @@ def test_every_matching_route_gets_the_functions_request(deployed: Deployed) -> 
     code, _, err = start(deployed, args())
 
     assert code == start_pipeline.EXIT_OK, err
-    expected = functions_own_requests({**FUNCTION_ENV, "ROUTES": json.dumps(ROUTES)}, KEY, deployed.versions[-1])
+    expected = functions_own_requests({**FUNCTION_ENV, **several_routes(ROUTES)}, KEY, deployed.versions[-1])
     assert deployed.codepipeline.requests == expected
     assert [request["name"] for request in expected] == [PIPELINE, "audit"]
 
@@ -215,8 +216,8 @@ def _aws_event_for(s3: Any, key: str) -> dict[str, Any]:
     "environment",
     [
         FUNCTION_ENV,
-        {**FUNCTION_ENV, "OVERRIDE_OBJECT_KEY": "true"},
-        {**FUNCTION_ENV, "ROUTES": json.dumps(AGREEMENT_ROUTES)},
+        {**FUNCTION_ENV, **one_route(KEY, PIPELINE, sourceAction="Source", overrideKey=True)},
+        {**FUNCTION_ENV, **several_routes(AGREEMENT_ROUTES)},
     ],
     ids=["one-route", "key-override", "duplicate-pipeline-routes-with-variables"],
 )

@@ -38,8 +38,9 @@ from trigger_fn.object_versions import current_version
 from trigger_fn.pipeline_client import start_execution
 from trigger_fn.plan import plan
 from trigger_fn.retries import AwsCallFailed, RetryPolicy
+from trigger_fn.route_config import SettingsError
 from trigger_fn.s3_event import MalformedEventError
-from trigger_fn.settings import SettingsError, load_settings
+from trigger_fn.settings import load_settings
 from trigger_fn.start_requests import StartRequest
 from trigger_fn.trigger import handle_event
 
@@ -59,8 +60,8 @@ def _settings_error(environment: dict[str, str]) -> str:
     return f"{type(raised.value).__name__}: {raised.value}"
 
 
-def _missing_pipeline_name() -> str:
-    return _settings_error({"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": KEY})
+def _missing_routes() -> str:
+    return _settings_error({"SOURCE_BUCKET": BUCKET})
 
 
 def _route_outside_allowed() -> str:
@@ -224,9 +225,7 @@ def _send_refused(stack: DeadLetterStack) -> list[str]:
 def _producers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> dict[str, Callable[[], str]]:
     """README quote (its first fragment) -> what really prints it."""
     return {
-        "SettingsError: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars": (
-            _missing_pipeline_name
-        ),
+        "SettingsError: ROUTES is not set; the template sets it, or pass it with --env-vars": _missing_routes,
         "is not in ALLOWED_PIPELINES": _route_outside_allowed,
         "Ignored event": lambda: _function_log("other-key.json", capsys),
         "reason_code": lambda: _superseded(capsys),

@@ -19,7 +19,7 @@ from local.emf import emf_metrics
 from local.lambda_emulator import WarmEmulator, container_ids, existing_containers
 from local.stand_in_image import IMAGE, rapid_image_of
 from local.try_event import BUILD_DIR, EMULATOR_LINE, EMULATOR_LOG
-from support.environment import EVENTS, ROOT
+from support.environment import ENV_VARS_FILE, ROOT
 from support.events import load_event
 from support.readme import EVENT_ROWS, README, page, shown_run, trimmed_line_pattern
 from support.sam_emulator import (
@@ -86,7 +86,7 @@ def outcome_described(described: str, result: dict[str, Any]) -> str:
         assert result["status"] == "ignored"
         assert f"`{result['reasonCode']}`" in described
         return "ignored"
-    # events/env.json runs them as a dry run: the request that would start the pipeline.
+    # local/env.json runs them as a dry run: the request that would start the pipeline.
     assert result["status"] == "dry_run"
     pinned = "without a pin" not in described
     assert result["versionPinned"] is pinned
@@ -97,7 +97,7 @@ def outcome_described(described: str, result: dict[str, Any]) -> str:
 def test_each_sample_event_does_in_the_emulator_what_the_readme_table_says(
     warm_emulator: WarmEmulator, event_file: str, described: str
 ) -> None:
-    # GIVEN the built function in SAM's emulator with events/env.json; WHEN the sample event is invoked
+    # GIVEN the built function in SAM's emulator with local/env.json; WHEN the sample event is invoked
     invocation: Invocation = invoke_sample(warm_emulator, event_file)
 
     # THEN its answer is the README's, and its log lines and metrics are the ones that outcome writes
@@ -158,9 +158,9 @@ def test_the_emulator_runs_the_function_in_the_arm64_image(warm_emulator: WarmEm
 
 
 def test_a_bad_setting_fails_the_cold_start_with_the_line_that_names_it(sam_local_ready: None, tmp_path: Path) -> None:
-    # GIVEN the sample settings with PIPELINE_NAME empty
-    settings = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
-    settings[FUNCTION]["PIPELINE_NAME"] = ""
+    # GIVEN the sample settings with ROUTES empty
+    settings = json.loads(ENV_VARS_FILE.read_text(encoding="utf-8"))
+    settings[FUNCTION]["ROUTES"] = ""
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps(settings), encoding="utf-8")
 
@@ -168,7 +168,7 @@ def test_a_bad_setting_fails_the_cold_start_with_the_line_that_names_it(sam_loca
     result = sam_local_invoke(FUNCTION, "-e", "events/put-object.json", "--env-vars", str(env_file))
 
     # THEN the runtime's init fails with the one line the README shows, and no event is handled
-    named = "SettingsError: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars"
+    named = "SettingsError: ROUTES is not set; the template sets it, or pass it with --env-vars"
     assert f"`{named}`" in README
     assert [line for line in result.stderr.splitlines() if line.startswith("[ERROR] ")] == [f"[ERROR] {named}"]
     assert "Init failed" in result.stderr
@@ -176,7 +176,7 @@ def test_a_bad_setting_fails_the_cold_start_with_the_line_that_names_it(sam_loca
     assert not [line for line in result.stderr.splitlines() if line.startswith('{"level"')]
 
 
-README_COMMAND = ".venv/bin/sam local invoke TriggerFunction -e events/put-object.json --env-vars events/env.json"
+README_COMMAND = ".venv/bin/sam local invoke TriggerFunction -e events/put-object.json --env-vars local/env.json"
 
 
 def test_the_readme_shows_what_sam_local_invoke_prints(sam_local_ready: None) -> None:
@@ -243,9 +243,9 @@ def test_make_invoke_answers_from_sams_emulator_at_the_first_try_and_leaves_noth
 def test_a_bad_setting_in_make_invoke_is_the_line_the_in_process_path_prints(
     sam_local_ready: None, tmp_path: Path
 ) -> None:
-    # GIVEN the sample settings with PIPELINE_NAME empty
-    settings = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
-    settings[FUNCTION]["PIPELINE_NAME"] = ""
+    # GIVEN the sample settings with ROUTES empty
+    settings = json.loads(ENV_VARS_FILE.read_text(encoding="utf-8"))
+    settings[FUNCTION]["ROUTES"] = ""
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps(settings), encoding="utf-8")
 
@@ -263,10 +263,10 @@ def test_a_bad_setting_in_make_invoke_is_the_line_the_in_process_path_prints(
     )
 
     # THEN both fail with the same line, naming the variable and the file, and print no result
-    assert "[ERROR] SettingsError: PIPELINE_NAME is not set" in in_emulator.stderr
+    assert "[ERROR] SettingsError: ROUTES is not set" in in_emulator.stderr
     assert _said(in_process) == [
         "make invoke: in-process, as LOCAL=inprocess asks",
-        "make invoke: PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars (make invoke reads "
+        "make invoke: ROUTES is not set; the template sets it, or pass it with --env-vars (make invoke reads "
         f"the function's variables from {env_file}; add it there or pass ENV=file)",
     ]
     assert _said(in_emulator) == [EMULATOR_LINE, _said(in_process)[-1]]

@@ -13,6 +13,7 @@ from moto.backends import get_backend
 
 from local.example_pipeline import create_s3_source_pipeline
 from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from support.environment import one_route
 from trigger_fn.settings import load_settings
 
 REGION = "eu-west-1"
@@ -24,10 +25,7 @@ FUNCTION = "s3-pipeline-trigger-TriggerFunction-Q1w2E3r4"
 # The trigger function's environment as the template sets it.
 FUNCTION_ENV = {
     "SOURCE_BUCKET": BUCKET,
-    "OBJECT_KEY": KEY,
-    "PIPELINE_NAME": PIPELINE,
-    "SOURCE_ACTION_NAME": "Source",
-    "OVERRIDE_OBJECT_KEY": "false",
+    **one_route(KEY, PIPELINE, sourceAction="Source", overrideKey=False),
     "DRY_RUN": "false",
     "POWERTOOLS_SERVICE_NAME": "s3-pipeline-trigger",
 }

@@ -24,7 +24,7 @@ from local.lambda_emulator import (
     container_ids,
     remove_containers,
 )
-from support.environment import EVENTS, FUNCTION_ENV, ROOT
+from support.environment import ENV_VARS_FILE, EVENTS, FUNCTION_ENV, ROOT
 from support.function_output import json_lines
 
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
@@ -55,8 +55,8 @@ def removed(ids: list[str]) -> None:
 
 @contextmanager
 def warm_emulator_on(log_path: Path) -> Iterator[WarmEmulator]:
-    """The built artifact (make build) in a serving emulator with events/env.json; stopped, containers and all."""
-    emulator = WarmEmulator(BUILT_TEMPLATE, EVENTS / "env.json", log_path, cwd=ROOT, env=sam_env())
+    """The built artifact (make build) in a serving emulator with local/env.json; stopped, containers and all."""
+    emulator = WarmEmulator(BUILT_TEMPLATE, ENV_VARS_FILE, log_path, cwd=ROOT, env=sam_env())
     try:
         emulator.start()
         emulator.wait_until_serving()

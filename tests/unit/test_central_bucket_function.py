@@ -12,7 +12,8 @@ from support.environment import FUNCTION_ENV
 from support.events import load_event
 from trigger_fn.clients import REFRESH_BEFORE_EXPIRY_S, SESSION_NAME, AssumedClient, AwsClients, assumed_client
 from trigger_fn.plan import Ignore, Start, plan
-from trigger_fn.settings import SettingsError, load_settings
+from trigger_fn.route_config import SettingsError
+from trigger_fn.settings import load_settings
 
 SOURCE = "111111111111"
 PIPELINES = "222222222222"

@@ -11,6 +11,7 @@ from botocore.stub import Stubber
 
 from ops.event_preview import PreviewUnavailable, function_settings, preview, s3_current_versions
 from support.dead_letters import event
+from support.environment import one_route
 from trigger_fn.object_versions import CurrentVersion
 from trigger_fn.retries import AwsCallFailed
 from trigger_fn.settings import load_settings
@@ -18,7 +19,7 @@ from trigger_fn.settings import load_settings
 BUCKET = "my-artifact-bucket"
 KEY = "my-website.zip"
 V1, V2 = "Kq3Xh.9vRzT2mWb7LdN4pYcF8sEaJ0uG", "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp"
-ENV = {"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": KEY, "PIPELINE_NAME": "site"}
+ENV = {"SOURCE_BUCKET": BUCKET, **one_route(KEY, "site")}
 SETTINGS = load_settings(ENV)
 
 
@@ -131,8 +132,27 @@ def test_settings_come_from_the_deployed_functions_environment() -> None:
         )
 
         assert function_settings(client, "trigger-fn") == SETTINGS
-        with pytest.raises(PreviewUnavailable, match="function 'trigger-fn' has invalid settings: OBJECT_KEY"):
+        with pytest.raises(PreviewUnavailable, match="function 'trigger-fn' has invalid settings: ROUTES is not set"):
             function_settings(client, "trigger-fn")
+
+
+def test_a_function_of_an_older_template_is_told_to_redeploy() -> None:
+    # GIVEN a function deployed before the template gave every route in ROUTES (its one route in OBJECT_KEY, ...)
+    older = {"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": KEY, "PIPELINE_NAME": "site", "SOURCE_ACTION_NAME": "Source"}
+    client = boto3.client("lambda", region_name="eu-west-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_function_configuration", {"Environment": {"Variables": older}}, {"FunctionName": "trigger-fn"}
+        )
+
+        # WHEN its settings are read; THEN the one line says why and what to do
+        with pytest.raises(PreviewUnavailable) as raised:
+            function_settings(client, "trigger-fn")
+
+    assert str(raised.value) == (
+        "function 'trigger-fn' has invalid settings: ROUTES is not set: the function was deployed by an older "
+        "version of the template (it has OBJECT_KEY); redeploy the stack with this version (make deploy)"
+    )
 
 
 def test_s3_is_asked_once_per_key() -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from local.aws_models.codepipeline import FakeCodePipeline, Pipeline
 from local.aws_models.s3 import FakeS3
 from local.lambda_context import LocalLambdaContext
+from support.environment import one_route
 from support.events import load_event
 from support.function_output import FunctionOutput
 from trigger_fn import handler
@@ -52,7 +53,7 @@ FIELD_PATHS = {
 }
 MUTABLE_PATHS = [tuple(path.split(".")) for path in sorted(FIELD_PATHS - {"event"})]
 
-ONE_ROUTE = load_settings({"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": ROUTED_KEY, "PIPELINE_NAME": "site"})
+ONE_ROUTE = load_settings({"SOURCE_BUCKET": BUCKET, **one_route(ROUTED_KEY, "site")})
 TWO_ROUTES = load_settings(
     {
         "SOURCE_BUCKET": BUCKET,

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samcli.cli.types import CfnParameterOverridesType
 
+from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
 from ops.migration.changes import (
     UndoConflict,
     changes,
@@ -42,8 +43,12 @@ from ops.migration.start_modes import (
 )
 from ops.migration.trails import Trail, selectors_logging
 from ops.migration.trigger_stacks import trigger_stack
+from ops.parameter_checks import parameter_problems
 from support.console_account import console_rule_pattern
+from support.environment import one_route
+from trigger_fn.route_config import routes_from_json
 from trigger_fn.routing import Route, Wildcard
+from trigger_fn.settings import load_settings
 
 ARN = "arn:aws:codepipeline:eu-west-1:123456789012:site"
 BUCKET = "releases"
@@ -88,9 +93,16 @@ def console_rule(name: str = "site-rule", key: str = "site.zip", state: str = "E
 
 
 def single_route_stack(name: str, pipeline: str, key: str, action: str = "Source", **parameters: str) -> Any:
-    environment = {"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": key, "PIPELINE_NAME": pipeline, "SOURCE_ACTION_NAME": action}
+    environment = {"SOURCE_BUCKET": BUCKET, **one_route(key, pipeline, sourceAction=action)}
     deployed = {"SourceBucketName": BUCKET, "CreateSourceBucket": "false", "ObjectKey": key, "PipelineName": pipeline}
     return trigger_stack(name, f"{name}-fn", environment, deployed | parameters)
+
+
+def stack_environment(parameters: dict[str, str]) -> dict[str, str]:
+    """The function's environment as CloudFormation would set it for these parameters."""
+    template = deployed(transformed(), REQUIRED_PARAMETERS | {"SourceBucketName": BUCKET, **parameters})
+    variables: dict[str, str] = template["Resources"]["TriggerFunction"]["Properties"]["Environment"]["Variables"]
+    return variables
 
 
 def status_of(
@@ -323,28 +335,39 @@ class TestStartModes:
     @pytest.mark.parametrize(
         ("environment", "covers"),
         [
-            ({"OBJECT_KEY": "site.zip", "PIPELINE_NAME": "site"}, True),
-            ({"OBJECT_KEY": "*.zip", "PIPELINE_NAME": "site"}, True),
-            ({"OBJECT_KEY": "site.zip", "PIPELINE_NAME": "other"}, False),
-            ({"OBJECT_KEY": "site.zip", "PIPELINE_NAME": "site", "SOURCE_ACTION_NAME": "Fetch"}, False),
-            ({"OBJECT_KEY": "api.zip", "PIPELINE_NAME": "site"}, False),
-            ({"OBJECT_KEY": "site.zip", "PIPELINE_NAME": "site", "SOURCE_BUCKET": "elsewhere"}, False),
-            ({"ROUTES": json.dumps([{"key": "s*", "pipeline": "site"}]), "OBJECT_KEY": "x"}, True),
+            (one_route("site.zip", "site"), True),
+            (one_route("*.zip", "site"), True),
+            (one_route("site.zip", "other"), False),
+            (one_route("site.zip", "site", sourceAction="Fetch"), False),
+            (one_route("api.zip", "site"), False),
+            (one_route("site.zip", "site") | {"SOURCE_BUCKET": "elsewhere"}, False),
+            ({"ROUTES": json.dumps([{"key": "x", "pipeline": "x"}, {"key": "s*", "pipeline": "site"}])}, True),
         ],
         ids=["exact", "wildcard", "other-pipeline", "other-action", "other-key", "other-bucket", "routes"],
     )
     def test_coverage_is_the_functions_own_routing(self, environment: dict[str, str], covers: bool) -> None:
-        stack = trigger_stack("trigger", "fn", {"SOURCE_BUCKET": BUCKET, "PIPELINE_NAME": "x"} | environment, {})
+        stack = trigger_stack("trigger", "fn", {"SOURCE_BUCKET": BUCKET} | environment, {})
         [source] = s3_sources(structure(s3_action("Source", "site.zip")))
 
         assert stack.covers("site", source) is covers
 
     def test_a_function_whose_settings_do_not_load_covers_nothing_and_says_why(self) -> None:
-        stack = trigger_stack("broken", "fn", {"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": "site.zip"}, {})
+        stack = trigger_stack("broken", "fn", {"SOURCE_BUCKET": BUCKET, "ROUTES_KEY_FILTER": "site.zip"}, {})
         [source] = s3_sources(structure(s3_action("Source", "site.zip")))
 
         assert not stack.covers("site", source)
-        assert stack.settings_problem == "PIPELINE_NAME is not set; the template sets it, or pass it with --env-vars"
+        assert stack.settings_problem == "ROUTES is not set; the template sets it, or pass it with --env-vars"
+
+    def test_a_function_of_an_older_template_is_told_to_redeploy(self) -> None:
+        older = {"SOURCE_BUCKET": BUCKET, "OBJECT_KEY": "site.zip", "PIPELINE_NAME": "site"}
+
+        stack = trigger_stack("old", "fn", older, {"ObjectKey": "site.zip", "PipelineName": "site"})
+
+        assert stack.settings is None
+        assert stack.settings_problem == (
+            "ROUTES is not set: the function was deployed by an older version of the template (it has OBJECT_KEY); "
+            "redeploy the stack with this version (make deploy)"
+        )
 
 
 # ---------------------------------------------------------------- plan
@@ -377,7 +400,41 @@ class TestPlan:
             ("PipelineName", "site"),
             ("SourceActionName", "Fetch"),
             ("OverrideObjectKey", "true"),
+            ("LatestOnly", "true"),
         )
+
+    @pytest.mark.parametrize("key", ['say "hi".zip', "back\\slash.zip", "line\nbreak.zip"])
+    def test_a_key_objectkey_refuses_goes_into_routes_json(self, key: str) -> None:
+        parameters = route_parameters([Route(key, "site")])
+
+        assert json.loads(dict(parameters)["Routes"]) == [{"key": key, "pipeline": "site"}]
+        assert parameter_problems({"SourceBucketName": BUCKET, **dict(parameters)}) == []
+
+    @pytest.mark.parametrize(
+        "route",
+        [
+            Route("site.zip", "site", latest_only=False),
+            Route("releases/*.zip", "site", "Fetch", override_key=True),
+            Route("release notes/café.zip", "site"),
+        ],
+    )
+    def test_the_one_route_parameters_planned_are_the_route_and_deploy(self, route: Route) -> None:
+        parameters = dict(route_parameters([route]))
+        deployed_environment = stack_environment(parameters)
+
+        assert "Routes" not in parameters
+        assert parameter_problems({"SourceBucketName": BUCKET, **parameters}) == []
+        assert load_settings(deployed_environment).routes == (route,)
+
+    def test_what_one_route_parameters_cannot_say_survives_in_routes_json(self) -> None:
+        routes = (
+            Route("site.zip", "site", latest_only=False, pipeline_account="222222222222"),
+            Route("*.zip", "audit", account="111111111111", variables=(("K", "key"),)),
+        )
+
+        parameters = dict(route_parameters(routes))
+
+        assert routes_from_json(parameters["Routes"]) == routes
 
     def test_a_key_sam_cannot_carry_as_a_parameter_goes_into_routes_json(self) -> None:
         [(name, value), *_] = route_parameters([Route("odd\\ key.zip", "site")])

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from support.environment import one_route
 from support.events import load_event
 from trigger_fn.object_versions import CurrentVersion
 from trigger_fn.pipeline_client import execution_of_version
@@ -320,9 +321,7 @@ def test_two_routes_to_one_pipeline_start_it_once_with_the_first_route() -> None
 
 
 def test_a_key_with_surrounding_spaces_is_kept_as_configured() -> None:
-    settings = load_settings(
-        {"SOURCE_BUCKET": "my-artifact-bucket", "OBJECT_KEY": " release .zip", "PIPELINE_NAME": "p"}
-    )
+    settings = load_settings({"SOURCE_BUCKET": "my-artifact-bucket", **one_route(" release .zip", "p")})
     event = load_event("put-object.json")
     event["detail"]["object"]["key"] = " release .zip"
 

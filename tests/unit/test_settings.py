@@ -7,29 +7,34 @@ from typing import Any
 
 import pytest
 
-from support.environment import FUNCTION_ENV, ROOT
+from support.environment import FUNCTION_ENV, ROOT, one_route
+from trigger_fn.route_config import SettingsError
 from trigger_fn.routing import Route
-from trigger_fn.settings import SettingsError, load_settings
+from trigger_fn.settings import load_settings
 
 SINGLE = {k: v for k, v in FUNCTION_ENV.items() if not k.startswith(("POWERTOOLS", "AWS"))}
 
 
-def test_single_route_from_the_template_variables() -> None:
-    settings = load_settings(SINGLE | {"OVERRIDE_OBJECT_KEY": "TRUE", "DRY_RUN": "false"})
+def test_one_route_as_the_template_gives_it() -> None:
+    settings = load_settings(SINGLE | {"DRY_RUN": "false"})
 
     assert settings.source_bucket == "my-artifact-bucket"
-    assert settings.routes == (
-        Route(key="my-website.zip", pipeline="my-website-pipeline", source_action="Source", override_key=True),
-    )
+    assert settings.routes == (Route(key="my-website.zip", pipeline="my-website-pipeline", source_action="Source"),)
     assert settings.dry_run is False
-    assert tuple(dict.fromkeys(route.pipeline for route in settings.routes)) == ("my-website-pipeline",)
 
 
-def test_source_action_defaults_to_source() -> None:
-    env = dict(SINGLE)
-    del env["SOURCE_ACTION_NAME"]
+def test_a_route_without_its_optional_fields_takes_their_defaults() -> None:
+    settings = load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": '[{"key":"a.zip","pipeline":"p"}]'})
 
-    assert load_settings(env).routes[0].source_action == "Source"
+    assert settings.routes == (Route(key="a.zip", pipeline="p", source_action="Source", override_key=False),)
+    assert settings.routes[0].latest_only is True
+
+
+def test_a_route_key_keeps_its_spaces() -> None:
+    # S3 keys may begin or end with spaces, and the rule matches ObjectKey as given.
+    env = {"SOURCE_BUCKET": "my-artifact-bucket", **one_route(" release .zip", "p")}
+
+    assert load_settings(env).routes[0].key == " release .zip"
 
 
 @pytest.mark.parametrize(
@@ -38,14 +43,11 @@ def test_source_action_defaults_to_source() -> None:
         ({"SOURCE_BUCKET": ""}, "SOURCE_BUCKET is not set"),
         ({"SOURCE_BUCKET": "My_Bucket"}, "SOURCE_BUCKET='My_Bucket' is not a valid S3 bucket name"),
         ({"SOURCE_BUCKET": "a..b"}, "SOURCE_BUCKET='a..b' is not a valid S3 bucket name"),
-        ({"PIPELINE_NAME": ""}, "PIPELINE_NAME is not set"),
-        ({"PIPELINE_NAME": "arn:aws:codepipeline:x"}, "PIPELINE_NAME='arn:aws:codepipeline:x' is not a pipeline name"),
-        ({"OBJECT_KEY": " "}, "OBJECT_KEY is not set"),
-        ({"OBJECT_KEY": "k" * 1025}, "OBJECT_KEY is longer than 1024 bytes"),
-        ({"SOURCE_ACTION_NAME": "Source Action"}, "SOURCE_ACTION_NAME='Source Action' is not an action name"),
-        ({"OVERRIDE_OBJECT_KEY": "yes"}, "OVERRIDE_OBJECT_KEY='yes' must be true or false"),
+        ({"ROUTES": ""}, "ROUTES is not set; the template sets it, or pass it with --env-vars"),
+        ({"ROUTES": " "}, "ROUTES is not set; the template sets it, or pass it with --env-vars"),
+        (one_route("k" * 1025), "ROUTES[0].key is longer than 1024 bytes"),
+        (one_route(pipeline="arn:aws:codepipeline:x"), "ROUTES[0].pipeline='arn:aws:codepipeline:x' is not a pipeline"),
         ({"DRY_RUN": "1"}, "DRY_RUN='1' must be true or false"),
-        ({"LATEST_ONLY": "no"}, "LATEST_ONLY='no' must be true or false"),
         ({"TOKEN_WINDOW_SECONDS": "1h"}, "TOKEN_WINDOW_SECONDS='1h' must be a whole number of seconds from 0 to"),
         ({"TOKEN_WINDOW_SECONDS": "-5"}, "TOKEN_WINDOW_SECONDS='-5' must be a whole number"),
         ({"TOKEN_WINDOW_SECONDS": "1209601"}, "must be a whole number of seconds from 0 to 1209600"),
@@ -58,7 +60,7 @@ def test_invalid_settings_name_the_variable(change: dict[str, str], message: str
     assert message in str(raised.value)
 
 
-def test_routes_replace_the_single_route_variables() -> None:
+def test_routes_name_each_route() -> None:
     routes = [
         {"key": "site/*.zip", "pipeline": "site-pipeline"},
         {"key": "api/release.zip", "pipeline": "api-pipeline", "sourceAction": "Artifact", "overrideKey": True},
@@ -116,15 +118,15 @@ def test_too_many_variables_are_refused() -> None:
 
 
 def test_a_bad_setting_fails_the_cold_start_naming_the_variable() -> None:
-    # GIVEN the environment Lambda would give the function, with PIPELINE_NAME missing
-    env = FUNCTION_ENV | {"PIPELINE_NAME": "", "PYTHONPATH": str(ROOT / "src")}
+    # GIVEN the environment Lambda would give the function, with ROUTES missing
+    env = {k: v for k, v in FUNCTION_ENV.items() if k != "ROUTES"} | {"PYTHONPATH": str(ROOT / "src")}
     # WHEN Lambda imports the handler module
     result = subprocess.run(
         [sys.executable, "-c", "import trigger_fn.handler"], env=env, capture_output=True, text=True, check=False
     )
     # THEN the import fails with one readable line naming the variable
     assert result.returncode != 0
-    assert "SettingsError: PIPELINE_NAME is not set" in result.stderr
+    assert "SettingsError: ROUTES is not set" in result.stderr
 
 
 class TestAllowedPipelines:
@@ -154,15 +156,6 @@ def test_routes_are_guarded_unless_they_opt_out() -> None:
     settings = load_settings({"SOURCE_BUCKET": "my-artifact-bucket", "ROUTES": json.dumps(routes)})
 
     assert [(route.pipeline, route.latest_only) for route in settings.routes] == [("deploy", True), ("archive", False)]
-
-
-@pytest.mark.parametrize(("value", "guarded"), [(None, True), ("true", True), ("false", False)])
-def test_the_single_route_is_guarded_by_default(value: str | None, guarded: bool) -> None:
-    env = dict(SINGLE)
-    if value is not None:
-        env["LATEST_ONLY"] = value
-
-    assert load_settings(env).routes[0].latest_only is guarded
 
 
 @pytest.mark.parametrize(("value", "seconds"), [(None, 3600), ("", 3600), ("0", 0), ("86400", 86400)])
