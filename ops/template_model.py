@@ -16,9 +16,6 @@ from samcli.yamlhelper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
-# Central artifact bucket: the stacks of the bucket's account and of a pipelines' account.
-SOURCE_ACCOUNT_TEMPLATE = ROOT / "source-account.yaml"
-PIPELINE_ACCOUNT_TEMPLATE = ROOT / "pipeline-account.yaml"
 # What a deployment without Routes must give (the template's rules refuse it otherwise).
 REQUIRED_PARAMETERS = {
     "SourceBucketName": "my-artifact-bucket",
@@ -111,15 +108,6 @@ def deployed(template: dict[str, Any], parameters: Mapping[str, str]) -> dict[st
     resources = {name: evaluator.resolve(r) for name, r in template["Resources"].items() if kept(r)}
     outputs = {name: evaluator.resolve(o["Value"]) for name, o in template.get("Outputs", {}).items() if kept(o)}
     return {"Resources": resources, "Outputs": outputs, "Conditions": conditions}
-
-
-def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
-
-
-def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
-    (item,) = resources_of_type(template, resource_type).items()
-    return item
 
 
 class _NoValue:

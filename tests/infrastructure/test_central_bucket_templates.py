@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from local.sam_transform import transformed
-from ops.template_model import PIPELINE_ACCOUNT_TEMPLATE, REQUIRED_PARAMETERS, SOURCE_ACCOUNT_TEMPLATE, deployed
-from support.environment import ROOT
+from ops.template_model import REQUIRED_PARAMETERS, deployed
+from support.environment import PIPELINE_ACCOUNT_TEMPLATE, ROOT, SOURCE_ACCOUNT_TEMPLATE
 from support.iam_policy import allows, role_statements
 from trigger_fn.settings import load_settings
 

@@ -14,14 +14,12 @@ import pytest
 
 from local.sam_transform import transformed
 from ops.template_model import (
-    PIPELINE_ACCOUNT_TEMPLATE,
     REQUIRED_PARAMETERS,
-    SOURCE_ACCOUNT_TEMPLATE,
     TEMPLATE,
     Unresolved,
     deployed,
 )
-from support.environment import ROOT
+from support.environment import PIPELINE_ACCOUNT_TEMPLATE, ROOT, SOURCE_ACCOUNT_TEMPLATE
 
 BIN = Path(sys.executable).parent
 ROUTES = json.dumps(

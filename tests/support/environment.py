@@ -4,6 +4,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EVENTS = ROOT / "events"
+# Central artifact bucket: the stacks of the bucket's account and of a pipelines' account.
+SOURCE_ACCOUNT_TEMPLATE = ROOT / "source-account.yaml"
+PIPELINE_ACCOUNT_TEMPLATE = ROOT / "pipeline-account.yaml"
 
 # The environment the template gives the function; conftest sets it before any test imports the handler.
 FUNCTION_ENV = {
