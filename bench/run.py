@@ -6,7 +6,7 @@ the same StartPipelineExecution, and one that first makes the same HeadObject cu
   2. warm per-event cost, p50/p99: the whole invoke, and the handler's own work (the invoke minus the
      time inside botocore's HeadObject and StartPipelineExecution calls, which any implementation pays);
   3. artifact size (zip as `sam deploy` makes it, files) and peak memory (max RSS);
-  4. upload -> execution started on the local stack, when local/local_stack.py is there and works.
+  4. upload -> execution started on the local stack, when its emulators (local/emulators.py) are there and work.
 
 Both handlers run on the same interpreter, with the same Lambda-like environment, a Lambda-like
 runtime folder holding boto3 (with its .pyc, as /var/runtime has), and task roots that cannot keep
@@ -356,28 +356,29 @@ def _cpu_model() -> str:
 
 
 def upload_to_start(uploads: int) -> dict[str, Any]:
-    """Upload -> pipeline execution started, on local/local_stack.py's emulators (ministack + moto).
+    """Upload -> pipeline execution started, on local/emulators.py's emulators (ministack + moto).
 
     The stack is deployed from template.yaml with `sam build`/`sam deploy` into a private folder on free
     ports, like the e2e tests. The first upload meets the function cold and is reported on its own.
     """
     try:
         sys.path.insert(0, str(REPO))
-        from local import local_stack  # noqa: PLC0415 - optional: the other figures do not need it
-        from local.sample_site import zip_site  # noqa: PLC0415 - as above
+        # Optional: the other figures do not need the local stack.
+        from local.emulators import MINISTACK_VENV, free_port, running_emulators  # noqa: PLC0415
+        from local.sample_site import zip_site  # noqa: PLC0415
+        from local.stack_deploy import load_local_config  # noqa: PLC0415
+        from local.stack_watch import LocalStack  # noqa: PLC0415
     except ImportError as error:
         return {"p50_ms": None, "why": f"local stack not available ({error})"}
-    if not (local_stack.MINISTACK_VENV / "bin" / "ministack").exists():
+    if not (MINISTACK_VENV / "bin" / "ministack").exists():
         return {"p50_ms": None, "why": "local stack not available (run `make ministack-venv`)"}
-    config = local_stack.load_local_config(REPO)
+    config = load_local_config(REPO)
     workdir = Path(tempfile.mkdtemp(dir=WORK, prefix="local-stack-"))
     elapsed_ms: list[float] = []
     try:
-        ports = (local_stack.free_port(), local_stack.free_port())
-        with local_stack.running_emulators(*ports, config.region, workdir) as emulators:
-            stack = local_stack.LocalStack(
-                config=config, emulators=emulators, project_dir=REPO, build_dir=workdir / "build"
-            )
+        ports = (free_port(), free_port())
+        with running_emulators(*ports, config.region, workdir) as emulators:
+            stack = LocalStack(config=config, emulators=emulators, project_dir=REPO, build_dir=workdir / "build")
             stack.deploy()
             stack.create_pipeline()
             body, _ = zip_site()

@@ -19,21 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from local.emf import emf_metrics
-from local.local_stack import (
-    CODEPIPELINE_ENDPOINT_VARIABLE,
+from local.emulators import (
     DEFAULT_MINISTACK_PORT,
     DEFAULT_MOTO_PORT,
     LOCAL_DIR,
-    LocalStack,
     LocalStackError,
     PrerequisiteError,
-    load_local_config,
     require_free_ports,
     require_ministack_venv,
     running_emulators,
 )
 from local.pin_replay import replay_upload
 from local.sample_site import zip_site
+from local.stack_deploy import CODEPIPELINE_ENDPOINT_VARIABLE, load_local_config
+from local.stack_watch import LocalStack
 
 # Any upload whose key the rule must not match.
 IGNORED_KEY = "notes/readme.txt"

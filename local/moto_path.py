@@ -20,7 +20,8 @@ from moto import mock_aws
 
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 
 REGION = "eu-west-1"
 

@@ -10,25 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse
-
+from ops.template_model import TEMPLATE, broken_rules, list_items, parameter_texts, parameter_values, sam_template
 from trigger_fn.route_config import SettingsError, routes_from_json, routes_outside_filter
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 
-
-class UnknownRuleFunction(ValueError):
-    """A Rules function this checker does not evaluate; a new one must be added here, not skipped."""
-
-
-@cache
 def template_checks(template: Path = TEMPLATE) -> tuple[dict[str, Any], dict[str, Any]]:
     """The template's Parameters and Rules."""
-    document = yaml_parse(template.read_text(encoding="utf-8"))
+    document = sam_template(template)
     return document.get("Parameters", {}), document.get("Rules", {})
 
 
@@ -50,16 +41,14 @@ def parameter_problems(given: Mapping[str, str], template: Path = TEMPLATE, *, c
             problems.extend(f"{name}={value!r}: {problem}" for problem in _value_problems(value, declared[name]))
     if problems:
         return problems
-    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | dict(given)
-    for rule_name, rule in rules.items():
-        if "RuleCondition" in rule and not _truth(rule["RuleCondition"], values, declared):
-            continue
-        problems.extend(
-            f"rule {rule_name}: {assertion.get('AssertDescription', 'assertion failed')}"
-            for assertion in rule.get("Assertions", [])
-            if not _truth(assertion["Assert"], values, declared)
-        )
-    return problems or _route_problems(values)
+    # A value an existing stack keeps from its last deployment is not known here: blank, as in a new stack's form.
+    unknown = {name: "" for name, spec in declared.items() if "Default" not in spec}
+    values = unknown | dict(given)
+    problems.extend(
+        f"rule {rule_name}: {description}"
+        for rule_name, description in broken_rules(rules, parameter_values(declared, values))
+    )
+    return problems or _route_problems(parameter_texts(declared, values))
 
 
 def _route_problems(values: Mapping[str, str]) -> list[str]:
@@ -75,7 +64,7 @@ def _route_problems(values: Mapping[str, str]) -> list[str]:
 
 
 def _value_problems(value: str, spec: dict[str, Any]) -> list[str]:
-    items = [item.strip() for item in value.split(",")] if spec.get("Type") == "CommaDelimitedList" else [value]
+    items = list_items(value) if spec.get("Type") == "CommaDelimitedList" else [value]
     broken = []
     for item in items:
         if "AllowedValues" in spec and item not in [str(allowed) for allowed in spec["AllowedValues"]]:
@@ -105,37 +94,3 @@ def _number_problems(value: str, spec: dict[str, Any]) -> list[str]:
     if "MaxValue" in spec and number > float(spec["MaxValue"]):
         return [f"above {spec['MaxValue']}"]
     return []
-
-
-def _truth(expression: Any, given: Mapping[str, str], declared: dict[str, Any]) -> bool:
-    value = _evaluate(expression, given, declared)
-    if not isinstance(value, bool):
-        raise UnknownRuleFunction(f"cannot evaluate {expression!r} to true or false")
-    return value
-
-
-def _evaluate(node: Any, given: Mapping[str, str], declared: dict[str, Any]) -> Any:  # noqa: PLR0911 - one per function
-    if not isinstance(node, dict):
-        return node
-    ((function, argument),) = node.items()
-    if function == "Ref":
-        value = given[argument]
-        if declared[argument].get("Type") == "CommaDelimitedList":
-            return [item.strip() for item in value.split(",")] if value else [""]
-        return value
-    if function == "Fn::Equals":
-        left, right = (_evaluate(item, given, declared) for item in argument)
-        return left == right
-    if function == "Fn::Not":
-        return not _truth(argument[0], given, declared)
-    if function == "Fn::And":
-        return all(_truth(item, given, declared) for item in argument)
-    if function == "Fn::Or":
-        return any(_truth(item, given, declared) for item in argument)
-    if function == "Fn::EachMemberEquals":
-        members, expected = (_evaluate(item, given, declared) for item in argument)
-        return all(member == expected for member in members)
-    if function == "Fn::Contains":
-        members, expected = (_evaluate(item, given, declared) for item in argument)
-        return expected in members
-    raise UnknownRuleFunction(f"{function} is not evaluated before deploying; add it to ops/parameter_checks.py")

@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -367,7 +367,3 @@ def _version_of(params: dict[str, Any]) -> str | None:
         if revision["revisionType"] == "S3_OBJECT_VERSION_ID":
             return str(revision["revisionValue"])
     return None
-
-
-def pipelines_named(names: Iterable[str], **options: Any) -> dict[str, Pipeline]:
-    return {name: Pipeline(name, **options) for name in names}

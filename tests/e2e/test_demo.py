@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from local.local_stack import MINISTACK_VENV
+from local.emulators import MINISTACK_VENV
 from support.environment import ROOT
 from support.readme import README
 

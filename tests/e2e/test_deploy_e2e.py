@@ -23,14 +23,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.local_stack import (
-    DUMMY_CREDENTIALS,
-    MINISTACK_VENV,
-    Emulators,
-    free_port,
-    number_queue_concurrency,
-    running_emulators,
-)
+from local.emulators import DUMMY_CREDENTIALS, MINISTACK_VENV, Emulators, free_port, running_emulators
+from local.stack_deploy import number_queue_concurrency
 from ops.deployer_policy import README_NAMES, Names, policy
 from support.environment import ROOT
 from support.readme import page

@@ -14,16 +14,10 @@ from typing import Any
 import pytest
 
 from local.emf import emf_metrics
-from local.local_stack import (
-    MINISTACK_VENV,
-    BucketEventWatcher,
-    Execution,
-    LocalStack,
-    free_port,
-    load_local_config,
-    running_emulators,
-)
+from local.emulators import MINISTACK_VENV, free_port, running_emulators
 from local.sample_site import zip_site
+from local.stack_deploy import load_local_config
+from local.stack_watch import BucketEventWatcher, Execution, LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.template_model import (
-    PIPELINE_ACCOUNT_TEMPLATE,
-    REQUIRED_PARAMETERS,
-    SOURCE_ACCOUNT_TEMPLATE,
-    deployed,
-    transformed,
-)
-from support.environment import ROOT
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
+from support.environment import PIPELINE_ACCOUNT_TEMPLATE, ROOT, SOURCE_ACCOUNT_TEMPLATE
 from support.iam_policy import allows, role_statements
 from trigger_fn.settings import load_settings
 
@@ -177,7 +172,7 @@ class TestTriggerStackCentralBucket:
         assert settings.starter_role_in(PIPELINES) == f"arn:aws:iam::{PIPELINES}:role/s3-pipeline-trigger-starter"
 
     def test_the_stack_refuses_to_create_or_exemplify_a_bucket_of_another_account(self) -> None:
-        from local.template_model import sam_template
+        from ops.template_model import sam_template
 
         (rule,) = [
             r

@@ -15,9 +15,10 @@ import cfnlint
 import pytest
 from samcli.lib.bootstrap.bootstrap import _get_stack_template
 
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
 from ops import deployer_policy
 from ops.deployer_policy import README_NAMES, Names, policy, render
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 from support.environment import ROOT
 from support.guided import project_with_samconfig, save_as_guided
 from support.iam_policy import allows

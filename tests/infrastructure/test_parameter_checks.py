@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.template_model import REQUIRED_PARAMETERS, TEMPLATE
-from ops.parameter_checks import UnknownRuleFunction, parameter_problems
+from ops.parameter_checks import parameter_problems
+from ops.template_model import REQUIRED_PARAMETERS, TEMPLATE, UnknownFunction
 
 ROUTES = json.dumps([{"key": "site/*.zip", "pipeline": "site"}, {"key": "api.zip", "pipeline": "api"}])
 
@@ -74,7 +74,7 @@ def test_a_rule_function_the_checker_does_not_know_is_an_error_not_a_pass(tmp_pa
     invented = "Rules:\n  Invented:\n    Assertions:\n      - Assert: {'Fn::RefAll': 'AWS::EC2::VPC::Id'}\n"
     template.write_text(TEMPLATE.read_text(encoding="utf-8").replace("Rules:\n", invented, 1), encoding="utf-8")
 
-    with pytest.raises(UnknownRuleFunction, match="Fn::RefAll"):
+    with pytest.raises(UnknownFunction, match="Fn::RefAll"):
         parameter_problems(REQUIRED_PARAMETERS | {"ObjectKey": "k"}, template)
 
 

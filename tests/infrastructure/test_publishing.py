@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from samcli.vendor.serverlessrepo.parser import get_app_metadata, parse_template
 
-from local.template_model import TEMPLATE
+from ops.template_model import TEMPLATE
 from support.environment import ROOT
 
 METADATA: dict[str, Any] = parse_template(TEMPLATE.read_text(encoding="utf-8"))["Metadata"][

@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 
-from local.template_model import (
-    PIPELINE_ACCOUNT_TEMPLATE,
+from local.sam_transform import transformed
+from ops.template_model import (
     REQUIRED_PARAMETERS,
-    SOURCE_ACCOUNT_TEMPLATE,
     TEMPLATE,
     Unresolved,
     deployed,
-    transformed,
 )
-from support.environment import ROOT
+from support.environment import PIPELINE_ACCOUNT_TEMPLATE, ROOT, SOURCE_ACCOUNT_TEMPLATE
 from trigger_fn.routing import Route
 from trigger_fn.settings import load_settings
 
@@ -249,7 +247,7 @@ class TestFunction:
 
 
 def transformed_sam_function() -> dict[str, Any]:
-    from local.template_model import sam_template
+    from ops.template_model import sam_template
 
     properties: dict[str, Any] = sam_template()["Resources"]["TriggerFunction"]["Properties"]
     return properties

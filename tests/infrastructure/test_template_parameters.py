@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from local.template_model import REQUIRED_PARAMETERS, TEMPLATE, deployed, sam_template, transformed
+from local.sam_transform import transformed
 from ops.parameter_checks import parameter_problems, template_checks
+from ops.template_model import REQUIRED_PARAMETERS, TEMPLATE, deployed, sam_template
 from support.environment import ROOT
 
 PARAMETERS, RULES = template_checks(TEMPLATE)

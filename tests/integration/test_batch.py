@@ -19,7 +19,8 @@ from moto import mock_aws
 from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
 from local.lambda_context import LocalLambdaContext
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 from support.environment import FUNCTION_ENV
 from support.events import load_event
 from support.function_output import FunctionOutput, emitted_metrics

@@ -24,13 +24,9 @@ from local.aws_models.codepipeline import FakeCodePipeline, client_error
 from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
 from local.moto_path import REGION, function_environment
-from local.template_model import (
-    PIPELINE_ACCOUNT_TEMPLATE,
-    REQUIRED_PARAMETERS,
-    SOURCE_ACCOUNT_TEMPLATE,
-    deployed,
-    transformed,
-)
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
+from support.environment import PIPELINE_ACCOUNT_TEMPLATE, SOURCE_ACCOUNT_TEMPLATE
 from support.iam_policy import allows, role_statements
 from trigger_fn import handler
 from trigger_fn.clients import AssumedClient, AwsClients, assumed_client

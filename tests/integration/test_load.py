@@ -21,7 +21,8 @@ from typing import Any
 
 from local.aws_models.codepipeline import FakeCodePipeline
 from local.aws_models.s3 import FakeS3
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 from support.events import fresh, load_event
 from trigger_fn.batch import handle_batch
 from trigger_fn.clients import AwsClients

@@ -26,11 +26,12 @@ from moto import mock_aws
 from samcli.cli.types import CfnParameterOverridesType
 
 from local.moto_path import function_environment
-from local.template_model import deployed, transformed
+from local.sam_transform import transformed
 from ops import migrate
 from ops.migration.account import AwsAccount
 from ops.migration.pipelines import comparable, differences, s3_sources
 from ops.parameter_checks import parameter_problems
+from ops.template_model import deployed
 from support.console_account import (
     CODEPIPELINE_TRUST,
     CONSOLE,

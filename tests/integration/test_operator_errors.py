@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.local_stack import free_port
+from local.emulators import free_port
 from ops import check_alarms, redrive, start
 from support.deployed_stack import BUCKET, FUNCTION_ENV, KEY, deploy, deploy_alarms
 from support.guided import project_with_samconfig, save_as_guided

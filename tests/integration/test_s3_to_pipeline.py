@@ -16,7 +16,7 @@ from local.example_pipeline import create_s3_source_pipeline
 from local.lambda_context import LocalLambdaContext
 from local.moto_path import REGION, MotoStack, function_environment, moto_stack
 from local.sample_site import zip_site
-from local.template_model import REQUIRED_PARAMETERS
+from ops.template_model import REQUIRED_PARAMETERS
 from support.environment import ROOT
 from trigger_fn import handler
 from trigger_fn.clients import AwsClients

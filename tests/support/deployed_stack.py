@@ -12,7 +12,8 @@ import boto3
 from moto.backends import get_backend
 
 from local.example_pipeline import create_s3_source_pipeline
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 from support.environment import one_route
 from trigger_fn.settings import load_settings
 

@@ -25,6 +25,10 @@ def several_routes(routes: list[dict[str, Any]], key_filter: str = "*") -> dict[
     return {"ROUTES": json.dumps(routes), "ALLOWED_PIPELINES": pipelines, "ROUTES_KEY_FILTER": key_filter}
 
 
+# Central artifact bucket: the stacks of the bucket's account and of a pipelines' account.
+SOURCE_ACCOUNT_TEMPLATE = ROOT / "source-account.yaml"
+PIPELINE_ACCOUNT_TEMPLATE = ROOT / "pipeline-account.yaml"
+
 # The environment the template gives the function; conftest sets it before any test imports the handler.
 FUNCTION_ENV = {
     "SOURCE_BUCKET": "my-artifact-bucket",

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from local.template_model import REQUIRED_PARAMETERS, TEMPLATE, deployed, transformed
+from local.sam_transform import transformed
+from ops.template_model import REQUIRED_PARAMETERS, TEMPLATE, deployed
 
 
 def _as_list(value: Any) -> list[Any]:

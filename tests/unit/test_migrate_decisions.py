@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samcli.cli.types import CfnParameterOverridesType
 
-from local.template_model import REQUIRED_PARAMETERS, deployed, transformed
+from local.sam_transform import transformed
 from ops.migration.changes import (
     UndoConflict,
     changes,
@@ -44,6 +44,7 @@ from ops.migration.start_modes import (
 from ops.migration.trails import Trail, selectors_logging
 from ops.migration.trigger_stacks import trigger_stack
 from ops.parameter_checks import parameter_problems
+from ops.template_model import REQUIRED_PARAMETERS, deployed
 from support.console_account import console_rule_pattern
 from support.environment import one_route
 from trigger_fn.route_config import routes_from_json
