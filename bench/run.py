@@ -5,7 +5,8 @@ same two calls under Powertools' Logger, Metrics and Tracer as documented), and 
 sends the same StartPipelineExecution and one that first makes the same HeadObject current-version check:
   1. cold start = handler import + first event, median of interleaved runs, and the ratio to each yardstick;
   2. warm per-event cost, p50/p99: the whole invoke, and the handler's own work (the invoke minus the
-     time inside botocore's HeadObject and StartPipelineExecution calls, which any implementation pays);
+     time inside botocore's HeadObject and StartPipelineExecution calls, which any implementation pays),
+     pooled over rounds of fresh processes that take turns, each after a few unrecorded warm events;
   3. artifact size (zip as `sam deploy` makes it, files) and peak memory (max RSS);
   4. upload -> execution started on the local stack, when local/local_stack.py is there and works.
 
@@ -61,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=15, help="cold-start runs of each handler, interleaved (>= 7)")
     parser.add_argument("--warm-events", type=int, default=2000, help="warm events per handler (>= 2000)")
+    parser.add_argument("--warm-rounds", type=int, default=4, help="fresh processes the warm events are spread over")
     parser.add_argument("--uploads", type=int, default=10, help="uploads on the local stack (>= 10; 0 skips it)")
     parser.add_argument("--artifact", type=Path, default=ARTIFACT, help="built function folder")
     parser.add_argument("--importtime", action="store_true", help="print where the cold start's import time goes")
@@ -95,7 +97,7 @@ def main() -> None:
         shift = run_number % len(handlers)
         for handler in handlers[shift:] + handlers[:shift]:
             cold[handler.name].append(handler.run(warm_events=0))
-    warm = {handler.name: handler.run(warm_events=args.warm_events) for handler in handlers}
+    warm = warm_events(handlers, args.warm_events, args.warm_rounds)
 
     same_request = all(
         _request_shape(cold[function.name][0]) == _request_shape(cold[baseline.name][0]) for baseline in handlers[1:]
@@ -112,6 +114,22 @@ def main() -> None:
     results["notes"] = [*artifact_notes, "every event X-Ray-sampled (Sampled=1); UDP segments go to a closed port"]
     print_table(results)
     print(json.dumps(results, separators=(",", ":")))
+
+
+def warm_events(handlers: tuple[Handler, ...], events: int, rounds: int) -> dict[str, dict[str, Any]]:
+    """Each handler's warm samples, pooled over rounds of fresh processes taken in turn: a neighbour's load that
+    comes and goes weighs on every handler alike, not on whichever ran while it lasted."""
+    per_round = -(-events // rounds)
+    warm: dict[str, dict[str, Any]] = {handler.name: {"peak_rss_kib": 0} for handler in handlers}
+    for round_number in range(rounds):
+        shift = round_number % len(handlers)
+        for handler in handlers[shift:] + handlers[:shift]:
+            report = handler.run(warm_events=per_round)
+            pooled = warm[handler.name]
+            for series in ("warm_total_us", "warm_total_cpu_us", "warm_own_us", "warm_own_cpu_us"):
+                pooled.setdefault(series, []).extend(report[series])
+            pooled["peak_rss_kib"] = max(pooled["peak_rss_kib"], report["peak_rss_kib"])
+    return warm
 
 
 class Handler:
