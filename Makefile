@@ -58,7 +58,7 @@ deployer-policy: venv ## The least-privilege IAM policy for make deploy and sam 
 
 .PHONY: bench bench-scale build-TriggerFunction build-BucketAdopterFunction
 
-bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->start of the built function vs bare boto3
+bench: build ministack-venv ## Cold start, warm cost, size, memory and upload->start of the built function vs the Powertools floor and bare boto3
 	$(BIN)/python bench/run.py
 
 # A simulation in virtual time (about a minute): the real handler on the shared AWS models, both delivery paths.
