@@ -166,7 +166,16 @@ class TestSub:
             "Environment"
         ]["Variables"]
 
-        assert variables["PIPELINE_NAME"] == "my-website-pipeline"
+        # The one-route parameters, as the JSON the !Sub writes (the README's names).
+        assert json.loads(variables["ROUTES"]) == [
+            {
+                "key": "my-website.zip",
+                "pipeline": "my-website-pipeline",
+                "sourceAction": "Source",
+                "overrideKey": False,
+                "latestOnly": True,
+            }
+        ]
         assert variables["SOURCE_ACCOUNT"] == "123456789012"
 
 
