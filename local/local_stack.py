@@ -1,5 +1,5 @@
 """The stack on local AWS emulators: ministack (S3, EventBridge, Lambda, CloudFormation, IAM, SQS, Logs) and
-moto's server (CodePipeline, which ministack lacks). Used by `make demo`, `make local-up/local-down` and tests/e2e.
+moto's server (CodePipeline, which ministack lacks). Used by `make demo`, `make local-up/local-down` and the e2e tests.
 
 Everything listens on 127.0.0.1 only, with dummy credentials: nothing here can reach a real AWS account.
 """
