@@ -1,10 +1,12 @@
-"""Fixtures every test shares: the function's environment as the template sets it, a Lambda context, clean metrics."""
+"""Fixtures every test shares: the function's environment as the template sets it, a Lambda context, clean metrics.
+Which tests may use the network, and which must run one after another when the suite runs in parallel."""
 
 from __future__ import annotations
 
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -13,6 +15,11 @@ from moto.server import ThreadedMotoServer
 from local.lambda_context import LocalLambdaContext
 from support.environment import FUNCTION_ENV
 from support.function_output import CurrentStdout, FunctionOutput
+
+TESTS = Path(__file__).resolve().parent
+# These share this machine's fixed ports, .aws-sam/invoke and the container engine: one xdist worker runs them in turn.
+SERIAL_FOLDERS = {"local"}
+SERIAL_MARKS = ("e2e", "sam_local")
 
 # Set before any test imports the handler: it reads its settings at import.
 os.environ.update(FUNCTION_ENV)
@@ -24,6 +31,22 @@ for _leak in ("ROUTES", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COD
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+
+def is_unit_test(path: Path) -> bool:
+    return "unit" in path.relative_to(TESTS).parts[:-1]
+
+
+# tryfirst: xdist reads the group marks in its own collection hook.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_unit_test(item.path):
+            # The bucket adopter's answer to CloudFormation is a real HTTP PUT, to a server the test runs on loopback.
+            local_answer = "answer_server" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.allow_hosts(["127.0.0.1"]) if local_answer else pytest.mark.disable_socket)
+        if item.path.relative_to(TESTS).parts[0] in SERIAL_FOLDERS or any(map(item.get_closest_marker, SERIAL_MARKS)):
+            item.add_marker(pytest.mark.xdist_group("machine"))
 
 
 @pytest.fixture
