@@ -33,8 +33,16 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+def _folders(path: Path) -> tuple[str, ...]:
+    return path.relative_to(TESTS).parts[:-1] if path.is_relative_to(TESTS) else ()
+
+
 def is_unit_test(path: Path) -> bool:
-    return "unit" in path.relative_to(TESTS).parts[:-1]
+    return "unit" in _folders(path)
+
+
+def is_serial(item: pytest.Item) -> bool:
+    return bool(SERIAL_FOLDERS & set(_folders(item.path)[:1])) or any(map(item.get_closest_marker, SERIAL_MARKS))
 
 
 # tryfirst: xdist reads the group marks in its own collection hook.
@@ -45,8 +53,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             # The bucket adopter's answer to CloudFormation is a real HTTP PUT, to a server the test runs on loopback.
             local_answer = "answer_server" in getattr(item, "fixturenames", ())
             item.add_marker(pytest.mark.allow_hosts(["127.0.0.1"]) if local_answer else pytest.mark.disable_socket)
-        if item.path.relative_to(TESTS).parts[0] in SERIAL_FOLDERS or any(map(item.get_closest_marker, SERIAL_MARKS)):
+        if is_serial(item):
             item.add_marker(pytest.mark.xdist_group("machine"))
+    # The serial group is the longest piece of work: started first, the other workers share the rest meanwhile.
+    items.sort(key=lambda item: not is_serial(item))
 
 
 @pytest.fixture
