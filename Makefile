@@ -89,10 +89,10 @@ build-TriggerFunction:
 build-BucketAdopterFunction:
 	$(call lean-build,bucket_adopter bucket_names.py,typing-extensions==4.16.0)
 
-# The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest, on every core;
-# what shares this machine's ports and container engine (tests/local, e2e, sam_local) runs on one worker in turn.
+# The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest, on every core, a
+# file per worker at a time; tests/local (this machine's ports and container engine) first, on one worker in turn.
 test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 unit: venv ## The fast inner loop: each product's pure code and adapters (tests/*/unit), no network, seconds
 	$(BIN)/pytest -q tests/*/unit

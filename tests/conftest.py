@@ -7,6 +7,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -17,9 +18,8 @@ from support.environment import FUNCTION_ENV
 from support.function_output import CurrentStdout, FunctionOutput
 
 TESTS = Path(__file__).resolve().parent
-# These share this machine's fixed ports, .aws-sam/invoke and the container engine: one xdist worker runs them in turn.
-SERIAL_FOLDERS = {"local"}
-SERIAL_MARKS = ("e2e", "sam_local")
+# Its tests share fixed ports, .aws-sam/invoke and the container engine: one xdist worker runs them in turn.
+SERIAL = TESTS / "local"
 
 # Set before any test imports the handler: it reads its settings at import.
 os.environ.update(FUNCTION_ENV)
@@ -33,30 +33,34 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
-def _folders(path: Path) -> tuple[str, ...]:
-    return path.relative_to(TESTS).parts[:-1] if path.is_relative_to(TESTS) else ()
-
-
 def is_unit_test(path: Path) -> bool:
-    return "unit" in _folders(path)
+    return path.is_relative_to(TESTS) and "unit" in path.relative_to(TESTS).parts[:-1]
 
 
-def is_serial(item: pytest.Item) -> bool:
-    return bool(SERIAL_FOLDERS & set(_folders(item.path)[:1])) or any(map(item.get_closest_marker, SERIAL_MARKS))
-
-
-# tryfirst: xdist reads the group marks in its own collection hook.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if is_unit_test(item.path):
             # The bucket adopter's answer to CloudFormation is a real HTTP PUT, to a server the test runs on loopback.
             local_answer = "answer_server" in getattr(item, "fixturenames", ())
             item.add_marker(pytest.mark.allow_hosts(["127.0.0.1"]) if local_answer else pytest.mark.disable_socket)
-        if is_serial(item):
-            item.add_marker(pytest.mark.xdist_group("machine"))
-    # The serial group is the longest piece of work: started first, the other workers share the rest meanwhile.
-    items.sort(key=lambda item: not is_serial(item))
+    # The serial tests are the longest piece of work: started first, the other workers share the rest meanwhile.
+    items.sort(key=lambda item: not item.path.is_relative_to(SERIAL))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` (make test): a file on one worker, its module fixtures made once; tests/local as one file."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    serial = f"{SERIAL.relative_to(config.rootpath).as_posix()}/"
+
+    class SerialLocalTests(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return serial if nodeid.startswith(serial) else super()._split_scope(nodeid)
+
+    return SerialLocalTests(config, log)
 
 
 @pytest.fixture
