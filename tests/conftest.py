@@ -25,6 +25,9 @@ SERIAL = TESTS / "local"
 os.environ.update(FUNCTION_ENV)
 for _leak in ("ROUTES", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CODEPIPELINE"):
     os.environ.pop(_leak, None)
+# SAM CLI's code in the tests would send telemetry from a thread (the unit tests' socket guard caught it); make sets
+# this too, a bare pytest did not.
+os.environ["SAM_CLI_TELEMETRY"] = "0"
 
 
 # CI runs the property tests on a fixed seed so a run is repeatable; locally each run explores new inputs.
