@@ -89,12 +89,13 @@ build-TriggerFunction:
 build-BucketAdopterFunction:
 	$(call lean-build,bucket_adopter bucket_names.py,typing-extensions==4.16.0)
 
-# The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest.
+# The template checks (cfn-lint, sam validate --lint, the transformed template) run inside pytest, on every core, a
+# file per worker at a time; tests/local (this machine's ports and container engine) first, on one worker in turn.
 test: lint typecheck build security ministack-venv ## Everything CI runs: lint, types, sam build, all tests (template checks included)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
-unit: venv ## The fast inner loop: pure code and adapters (tests/unit), seconds
-	$(BIN)/pytest -q tests/unit
+unit: venv ## The fast inner loop: each product's pure code and adapters (tests/*/unit), no network, seconds
+	$(BIN)/pytest -q tests/*/unit
 
 # SAM's own emulator on the built artifact when a container engine runs arm64 here, else (or with LOCAL=inprocess) the
 # handler in-process; the first line (stderr) says which. ENV and LOCAL only from the command line: some shells export
