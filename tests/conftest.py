@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,19 @@ def _reset_metrics() -> Iterator[None]:
 @pytest.fixture
 def moto_server() -> Iterator[str]:
     """moto's server on a free loopback port, for command lines that reach AWS through AWS_ENDPOINT_URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    for _ in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        # ThreadedMotoServer.start waits without end when its thread cannot bind (another worker took the port):
+        # its own steps, with a bounded wait and another port.
+        server._thread = threading.Thread(target=server._server_entry, daemon=True)
+        server._thread.start()
+        if server._server_ready_event.wait(timeout=30):
+            break
+    else:
+        pytest.fail("moto's server did not start on a free loopback port in 5 tries")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
