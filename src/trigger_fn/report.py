@@ -41,8 +41,9 @@ def report(outcome: Outcome, *, own_metric_record: bool = True) -> Result | AwsC
 
     # One pinned pipeline: its per-pipeline count rides in the invocation's own metric record (no second record).
     shared_record = own_metric_record and len(plan.requests) == 1 and plan.pinned
-    executions = tuple(_reported(step, shared_record=shared_record) for step in outcome.steps)
-    started = tuple(execution for execution in executions if execution is not None)
+    # List comprehensions, not generators: they run inline, with no frame per item.
+    executions = [_reported(step, shared_record=shared_record) for step in outcome.steps]
+    started = tuple([execution for execution in executions if execution is not None])
     if outcome.stale is not None:
         metrics.add_metric(name="EventsSuperseded", unit=MetricUnit.Count, value=1)
     if outcome.failure is not None:
@@ -78,7 +79,7 @@ def malformed(field: str, problem: str) -> None:
 
 def _reported(step: Step, *, shared_record: bool) -> dict[str, Any] | None:
     """Logs and counts one request's step; the execution it started or found, if any."""
-    if step.tried:
+    if step.tried and step.request.omitted_variables:
         _warn_omitted(step.request)
     pipeline = step.request.pipeline
     if step.failure is not None:

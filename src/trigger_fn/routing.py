@@ -76,7 +76,7 @@ def _wildcard(pattern: str) -> Wildcard:
 
 
 def matching_routes(routes: tuple[Route, ...], key: str) -> tuple[Route, ...]:
-    return tuple(route for route in routes if route.matches(key))
+    return tuple([route for route in routes if route.matches(key)])
 
 
 def can_both_match(first: str, second: str) -> bool:

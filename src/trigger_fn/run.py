@@ -42,6 +42,8 @@ def run(plan: Plan, clients: AwsClients, remaining_s: Callable[[], float] | None
 
 def stale_reason(upload: S3ObjectCreated, current: CurrentVersion) -> Ignore | None:
     """Why a latestOnly start of this upload must not happen now, or None when its version is still current."""
+    if current.version_id is not None and current.version_id == upload.version_id and not current.needs_customer_key:
+        return None
     where = f"s3://{upload.bucket}/{upload.key}"
     if current.needs_customer_key:
         return Ignore(

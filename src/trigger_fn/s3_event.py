@@ -115,7 +115,8 @@ def _required_str(parent: dict[str, Any], name: str, path: str) -> str:
     value = parent.get(name)
     if not isinstance(value, str) or not value:
         raise MalformedEventError(path, f"must be a non-empty string, got {_type_name(value)}")
-    return _utf8(value, path)
+    # ASCII is always valid UTF-8: only other text is checked.
+    return value if value.isascii() else _utf8(value, path)
 
 
 def _optional_str(parent: dict[str, Any], name: str, path: str) -> str | None:
@@ -124,7 +125,7 @@ def _optional_str(parent: dict[str, Any], name: str, path: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise MalformedEventError(path, f"must be a non-empty string when present, got {_type_name(value)}")
-    return _utf8(value, path)
+    return value if value.isascii() else _utf8(value, path)
 
 
 def _utf8(value: str, path: str) -> str:

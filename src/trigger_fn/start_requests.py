@@ -48,38 +48,46 @@ def plan_starts(settings: Settings, upload: S3ObjectCreated) -> tuple[StartReque
     The function and `make start` both plan with this, so a manual start repeats the function's requests.
     """
     matching = matching_routes(settings.routes, upload.key)
+    if len(matching) == 1:
+        # The usual case: one route, one request, nothing to deduplicate.
+        route = matching[0]
+        return (start_request(route, upload, settings.starter_role_in(route.pipeline_account)),)
     # One start per pipeline and account: the first matching route for it wins (one token, one request).
     first_per_pipeline = {(route.pipeline, route.pipeline_account): route for route in reversed(matching)}
     return tuple(
-        start_request(route, upload)._replace(role_arn=settings.starter_role_in(route.pipeline_account))
+        start_request(route, upload, settings.starter_role_in(route.pipeline_account))
         for route in matching
         if first_per_pipeline[(route.pipeline, route.pipeline_account)] is route
     )
 
 
-def start_request(route: Route, upload: S3ObjectCreated) -> StartRequest:
+def start_request(route: Route, upload: S3ObjectCreated, role_arn: str | None = None) -> StartRequest:
     revisions: list[dict[str, str]] = []
     if upload.version_id is not None:
         revisions.append(_revision(route, "S3_OBJECT_VERSION_ID", upload.version_id))
     if route.override_key:
         revisions.append(_revision(route, "S3_OBJECT_KEY", upload.key))
-    values = [(name, upload_fact(upload, fact)) for name, fact in route.variables]
+    variables: tuple[dict[str, str], ...] = ()
+    omitted: tuple[str, ...] = ()
+    if route.variables:
+        values = [(name, upload_fact(upload, fact)) for name, fact in route.variables]
+        variables = tuple(
+            {"name": name, "value": value}
+            for name, value in values
+            if value is not None and len(value) <= _MAX_VARIABLE_VALUE
+        )
+        # Never cut to the limit: a cut key names another object, one an uploader could create.
+        omitted = tuple(name for name, value in values if value is not None and len(value) > _MAX_VARIABLE_VALUE)
     return StartRequest(
         pipeline=route.pipeline,
         source_revisions=tuple(revisions),
         client_request_token=request_token(route.pipeline, upload),
-        variables=tuple(
-            {"name": name, "value": value}
-            for name, value in values
-            if value is not None and len(value) <= _MAX_VARIABLE_VALUE
-        ),
+        variables=variables,
         source_action=route.source_action,
         latest_only=route.latest_only,
+        omitted_variables=omitted,
+        role_arn=role_arn,
         guarded=route.latest_only and upload.version_id is not None,
-        # Never cut to the limit: a cut key names another object, one an uploader could create.
-        omitted_variables=tuple(
-            name for name, value in values if value is not None and len(value) > _MAX_VARIABLE_VALUE
-        ),
     )
 
 
