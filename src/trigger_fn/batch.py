@@ -63,10 +63,12 @@ def handle_batch(
                 queued.append(Queued(message_id, position, planned))
 
     newest = newest_per_key(queued)
-    busy = BusyPause(clients.retry, remaining_s, keep_s=clients.retry.reserve_s + RECORD_BUDGET_S)
+    # What must be left to begin a record: the retry reserve and one record's budget.
+    keep_s = clients.retry.reserve_s + RECORD_BUDGET_S
+    busy = BusyPause(clients.retry, remaining_s, keep_s=keep_s)
     for item in oldest_first(queued):
         with _record_logs(item.message_id, item.plan):
-            if remaining_s is not None and remaining_s() < clients.retry.reserve_s + RECORD_BUDGET_S:
+            if remaining_s is not None and remaining_s() < keep_s:
                 # Untried, it goes back to the queue: a receive, not a failure, as far as anyone can tell.
                 _settled(item.message_id, "untried", "too little of the invocation left to start it")
                 failed.append(item.message_id)

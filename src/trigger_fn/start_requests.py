@@ -47,18 +47,15 @@ def plan_starts(settings: Settings, upload: S3ObjectCreated) -> tuple[StartReque
 
     The function and `make start` both plan with this, so a manual start repeats the function's requests.
     """
-    matching = matching_routes(settings.routes, upload.key)
-    if len(matching) == 1:
-        # The usual case: one route, one request, nothing to deduplicate.
-        route = matching[0]
-        return (start_request(route, upload, settings.starter_role_in(route.pipeline_account)),)
-    # One start per pipeline and account: the first matching route for it wins (one token, one request).
-    first_per_pipeline = {(route.pipeline, route.pipeline_account): route for route in reversed(matching)}
-    return tuple(
-        start_request(route, upload, settings.starter_role_in(route.pipeline_account))
-        for route in matching
-        if first_per_pipeline[(route.pipeline, route.pipeline_account)] is route
-    )
+    requests: list[StartRequest] = []
+    started: set[tuple[str, str | None]] = set()
+    for route in matching_routes(settings.routes, upload.key):
+        # One start per pipeline and account: the first matching route for it wins (one token, one request).
+        if (route.pipeline, route.pipeline_account) in started:
+            continue
+        started.add((route.pipeline, route.pipeline_account))
+        requests.append(start_request(route, upload, settings.starter_role_in(route.pipeline_account)))
+    return tuple(requests)
 
 
 def start_request(route: Route, upload: S3ObjectCreated, role_arn: str | None = None) -> StartRequest:
